@@ -1,0 +1,77 @@
+"""Importers: one module per source format, a registry, and loaders into memory or the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+from mediarec.datasets import generic
+from mediarec.datasets.base import Dataset, EventTable, ImportFormatError, Row, collect
+from mediarec.datasets.loader import ImportReport, load_rows
+from mediarec.records import BadRow
+from mediarec.store import Store
+
+# Detection tries these in order: the specific layouts before the generic one. A module whose
+# events may name items that no item file lists sets IMPLICIT_ITEMS = True (those items are
+# then created bare instead of being rejected as unknown).
+FORMATS: dict[str, ModuleType] = {m.FORMAT: m for m in (generic,)}
+
+
+def detect_format(path: str | Path) -> str:
+    p = Path(path)
+    if not p.exists():
+        raise ImportFormatError(f"{p}: no such file or folder")
+    for name, module in FORMATS.items():
+        if module.detect(p):
+            return name
+    raise ImportFormatError(
+        f"{p}: cannot tell the format; name it with --format ({', '.join(FORMATS)})"
+    )
+
+
+def read(path: str | Path, fmt: str | None = None) -> tuple[str, Iterator[Row | BadRow]]:
+    p = Path(path)
+    name = fmt or detect_format(p)
+    try:
+        module = FORMATS[name]
+    except KeyError:
+        raise ImportFormatError(f"unknown format {name!r}; choose from {', '.join(FORMATS)}") from None
+    if not p.exists():
+        raise ImportFormatError(f"{p}: no such file or folder")
+    return name, module.read(p)
+
+
+def load_dataset(path: str | Path, fmt: str | None = None) -> Dataset:
+    """Read a source into memory (no store), e.g. for evaluation."""
+    name, rows = read(path, fmt)
+    return collect(f"{Path(path).name} ({name})", rows, getattr(FORMATS[name], "IMPLICIT_ITEMS", False))
+
+
+def import_path(
+    store: Store,
+    path: str | Path,
+    fmt: str | None = None,
+    batch_size: int = 5000,
+    progress: Callable[[ImportReport], None] | None = None,
+) -> ImportReport:
+    """Import a source into the store; see :mod:`mediarec.datasets.loader` for the guarantees."""
+    name, rows = read(path, fmt)
+    return load_rows(
+        store, rows, source=str(path), fmt=name, batch_size=batch_size,
+        create_missing_items=getattr(FORMATS[name], "IMPLICIT_ITEMS", False), progress=progress,
+    )
+
+
+__all__ = [
+    "FORMATS",
+    "Dataset",
+    "EventTable",
+    "ImportFormatError",
+    "ImportReport",
+    "Row",
+    "detect_format",
+    "import_path",
+    "load_dataset",
+    "read",
+]

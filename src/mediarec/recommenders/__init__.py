@@ -1,0 +1,56 @@
+"""Recommenders: one base, one file per model, a registry of names, versioned storage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mediarec.recommenders.als import ALSParams, ALSRecommender
+from mediarec.recommenders.base import NotFittedError, Params, Recommender
+from mediarec.recommenders.bpr import BPRParams, BPRRecommender
+from mediarec.recommenders.itemknn import ItemKNNParams, ItemKNNRecommender
+from mediarec.recommenders.popularity import PopularityParams, PopularityRecommender
+from mediarec.recommenders.random import RandomParams, RandomRecommender
+
+# name -> (class, parameter overrides). Names are what the CLI, API and settings accept.
+MODELS: dict[str, tuple[type[Recommender], dict[str, Any]]] = {
+    "random": (RandomRecommender, {}),
+    "popularity": (PopularityRecommender, {}),
+    "itemknn": (ItemKNNRecommender, {"similarity": "cosine"}),
+    "itemknn-bm25": (ItemKNNRecommender, {"similarity": "bm25"}),
+    "als": (ALSRecommender, {}),
+    "bpr": (BPRRecommender, {}),
+}
+CLASSES: dict[str, type[Recommender]] = {cls.name: cls for cls, _ in MODELS.values()}
+
+
+def create(name: str, **params: Any) -> Recommender:
+    """A new, unfitted model by registry name; ``params`` override the preset's options."""
+    try:
+        cls, preset = MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}") from None
+    known = {f for f in cls.params_cls.__dataclass_fields__}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ValueError(f"model {name!r} has no option(s) {', '.join(unknown)}; it takes {', '.join(sorted(known))}")
+    return cls(**{**preset, **params})
+
+
+__all__ = [
+    "CLASSES",
+    "MODELS",
+    "ALSParams",
+    "ALSRecommender",
+    "BPRParams",
+    "BPRRecommender",
+    "ItemKNNParams",
+    "ItemKNNRecommender",
+    "NotFittedError",
+    "Params",
+    "PopularityParams",
+    "PopularityRecommender",
+    "RandomParams",
+    "RandomRecommender",
+    "Recommender",
+    "create",
+]

@@ -1,0 +1,83 @@
+"""Typed records that cross stage boundaries: catalogue items, behaviour events, rejected rows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ITEM_KINDS = ("video", "audio")
+EVENT_TYPES = ("view", "like", "skip", "share", "comment", "rating")
+
+
+class RecordError(ValueError):
+    """A row that cannot become a record; the message is shown to the user next to the line number."""
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """One catalogue entry as an importer or the API describes it."""
+
+    external_id: str
+    title: str = ""
+    kind: str = "video"
+    duration: float | None = None  # seconds
+    uri: str | None = None  # file path or URL of the media
+    creator: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.external_id or not str(self.external_id).strip():
+            raise RecordError("item id is empty")
+        if self.kind not in ITEM_KINDS:
+            raise RecordError(f"item kind must be one of {', '.join(ITEM_KINDS)}, got {self.kind!r}")
+        if self.duration is not None and (not math.isfinite(self.duration) or self.duration < 0):
+            raise RecordError(f"duration must be a non-negative number of seconds, got {self.duration!r}")
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One user behaviour event. ``value`` is the watch fraction of a view or the score of a rating."""
+
+    user: str
+    item: str
+    type: str = "view"
+    value: float | None = None
+    ts: float = 0.0  # seconds since the epoch
+    comment: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.user or not str(self.user).strip():
+            raise RecordError("user id is empty")
+        if not self.item or not str(self.item).strip():
+            raise RecordError("item id is empty")
+        if self.type not in EVENT_TYPES:
+            raise RecordError(f"event type must be one of {', '.join(EVENT_TYPES)}, got {self.type!r}")
+        if not math.isfinite(self.ts):
+            raise RecordError(f"timestamp must be a finite number, got {self.ts!r}")
+        if self.value is not None:
+            if not math.isfinite(self.value):
+                raise RecordError(f"value must be a finite number, got {self.value!r}")
+            if self.type == "view" and not 0.0 <= self.value <= 1.0:
+                raise RecordError(f"a view's watch fraction must lie in [0, 1], got {self.value!r}")
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A rejected input row: never dropped silently, always reported with where it came from."""
+
+    source: str
+    line: int
+    reason: str
+    raw: str = ""
+
+
+def parse_float(raw: str, what: str) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise RecordError(f"{what} is not a number: {raw!r}") from None
+    if not math.isfinite(value):
+        raise RecordError(f"{what} is not a finite number: {raw!r}")
+    return value

@@ -1,0 +1,143 @@
+"""One table of settings: defaults, help, TOML file and environment overrides.
+
+Precedence, lowest first: the defaults below, ``<home>/mediarec.toml``, environment variables
+``MEDIAREC_<NAME>`` (upper case), then explicit keyword overrides (the CLI's flags).
+``reference.toml`` beside this module mirrors the table; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_HOME = "./mediarec-data"
+
+
+def _s(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: str = _s(DEFAULT_HOME, "Data home: database, trained models, thumbnails. Also `--home`.")
+    store_url: str = _s(
+        "",
+        "Store URL. Empty means `sqlite:///<home>/mediarec.db` (embedded SQLite in WAL mode).",
+    )
+    default_model: str = _s("als", "Model that `recommend`, `similar` and the API serve when none is named.")
+    api_key: str = _s(
+        "",
+        "Key that HTTP writes must send as `X-API-Key`. Empty: a random key is made on first "
+        "`serve` and kept in `<home>/api_key`.",
+    )
+    host: str = _s("127.0.0.1", "Address `serve` listens on.")
+    port: int = _s(8000, "Port `serve` listens on.")
+    weight_view: float = _s(1.0, "Training weight of a view, multiplied by its watch fraction (0..1).")
+    weight_like: float = _s(2.0, "Training weight of a like.")
+    weight_share: float = _s(3.0, "Training weight of a share.")
+    weight_comment: float = _s(2.0, "Training weight of a comment.")
+    weight_rating: float = _s(1.0, "Training weight of a rating at or above `rating_threshold`.")
+    rating_threshold: float = _s(
+        0.0, "Ratings below this are not positives (0 keeps every rating, the usual top-N protocol)."
+    )
+    min_watch_fraction: float = _s(
+        0.0, "Views watched less than this fraction are not positives (still count as seen)."
+    )
+    import_batch_size: int = _s(5000, "Rows per transaction during import; a crash loses at most one batch.")
+    popularity_half_life_days: float = _s(
+        30.0, "Half-life of the popularity model's time decay; 0 turns decay off."
+    )
+    threads: int = _s(0, "Threads for model training (0 = all cores).")
+    seed: int = _s(42, "Random seed for training, splits and the random baseline.")
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home).expanduser()
+
+    @property
+    def resolved_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{self.home_path / 'mediarec.db'}"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return dataclasses.replace(self, **clean)
+
+
+def settings_fields() -> list[dataclasses.Field[Any]]:
+    return list(dataclasses.fields(Settings))
+
+
+def _coerce(name: str, raw: Any, target: Any) -> Any:
+    kind = type(target)
+    try:
+        if kind is bool:
+            return raw if isinstance(raw, bool) else str(raw).lower() in {"1", "true", "yes", "on"}
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"setting {name!r}: cannot read {raw!r} as {kind.__name__}") from exc
+
+
+def load_settings(home: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from defaults, the home's TOML file, the environment and overrides."""
+    base = Settings()
+    values: dict[str, Any] = {}
+    env_home = os.environ.get("MEDIAREC_HOME")
+    home_str = str(home) if home is not None else (env_home or base.home)
+    toml_path = Path(home_str).expanduser() / "mediarec.toml"
+    known = {f.name: f for f in settings_fields()}
+    if toml_path.is_file():
+        with toml_path.open("rb") as fh:
+            data = tomllib.load(fh)
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ValueError(f"{toml_path}: unknown setting(s) {', '.join(unknown)}")
+        for key, raw in data.items():
+            values[key] = _coerce(key, raw, known[key].default)
+    for name, f in known.items():
+        env = os.environ.get(f"MEDIAREC_{name.upper()}")
+        if env is not None and name != "home":
+            values[name] = _coerce(name, env, f.default)
+    values["home"] = home_str
+    for key, raw in overrides.items():
+        if raw is None:
+            continue
+        if key not in known:
+            raise ValueError(f"unknown setting {key!r}")
+        values[key] = _coerce(key, raw, known[key].default)
+    return dataclasses.replace(base, **values)
+
+
+def render_reference_toml() -> str:
+    """The commented reference file, generated from the table so that it cannot drift."""
+    lines = [
+        "# mediarec settings: copy to <home>/mediarec.toml and change what you need.",
+        "# Every key can also be set as the environment variable MEDIAREC_<KEY>.",
+        "",
+    ]
+    for f in settings_fields():
+        if f.name == "home":
+            lines.append(f"# {f.metadata['help']} (set it with --home or MEDIAREC_HOME, not here)")
+            lines.append("")
+            continue
+        lines.append(f"# {f.metadata['help']}")
+        default = f.default
+        if isinstance(default, str):
+            rendered = f'"{default}"'
+        elif isinstance(default, bool):
+            rendered = str(default).lower()
+        else:
+            rendered = repr(default)
+        lines.append(f"# {f.name} = {rendered}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render_markdown_table() -> str:
+    rows = ["| setting | default | what it does |", "|---|---|---|"]
+    for f in settings_fields():
+        rows.append(f"| `{f.name}` | `{f.default!r}` | {f.metadata['help']} |")
+    return "\n".join(rows)

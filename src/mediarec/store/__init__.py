@@ -1,0 +1,5 @@
+"""The embedded store (SQLite in WAL mode) and its single writer."""
+
+from mediarec.store.db import EventColumns, Store, StoredEvent, StoredItem, StoreError, path_from_url
+
+__all__ = ["EventColumns", "Store", "StoreError", "StoredEvent", "StoredItem", "path_from_url"]

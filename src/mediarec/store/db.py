@@ -1,0 +1,475 @@
+"""The embedded store: one SQLite file in WAL mode, with a typed read/write API.
+
+Connections are per thread (SQLite objects must not cross threads); an async server funnels
+its writes through :class:`mediarec.store.writer.Writer` so that only one thread ever writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mediarec.records import BadRow, EventRecord, ItemRecord
+from mediarec.store.migrations import MIGRATIONS
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    id: int
+    external_id: str
+    title: str
+    kind: str
+    duration: float | None
+    uri: str | None
+    creator: str | None
+    metadata: dict[str, Any]
+    created: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.external_id,
+            "title": self.title,
+            "kind": self.kind,
+            "duration": self.duration,
+            "uri": self.uri,
+            "creator": self.creator,
+            "metadata": self.metadata,
+            "created": self.created,
+        }
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    user: str
+    item: str
+    type: str
+    value: float | None
+    ts: float
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class EventColumns:
+    """All events as parallel arrays, the cheap form for building training matrices."""
+
+    users: np.ndarray
+    items: np.ndarray
+    types: np.ndarray
+    values: np.ndarray  # NaN where an event has no value
+    times: np.ndarray
+
+
+_ITEM_COLS = "id, external_id, title, kind, duration, uri, creator, metadata, created"
+
+
+def _item(row: sqlite3.Row | tuple[Any, ...]) -> StoredItem:
+    return StoredItem(
+        id=row[0],
+        external_id=row[1],
+        title=row[2],
+        kind=row[3],
+        duration=row[4],
+        uri=row[5],
+        creator=row[6],
+        metadata=json.loads(row[7]),
+        created=row[8],
+    )
+
+
+def path_from_url(url: str) -> Path:
+    """A store URL to a file path, as SQLAlchemy reads them: ``sqlite:///rel.db``, ``sqlite:////abs.db``."""
+    if "://" not in url:
+        return Path(url)
+    scheme, _, rest = url.partition("://")
+    if scheme != "sqlite":
+        raise StoreError(
+            f"store URL scheme {scheme!r} is not supported by this build; use sqlite:///PATH "
+            "(the embedded default)"
+        )
+    if not rest.startswith("/"):
+        raise StoreError(f"store URL {url!r} must look like sqlite:///PATH")
+    return Path(rest[1:])
+
+
+class Store:
+    """Typed access to the mediarec database file."""
+
+    def __init__(self, path: str | Path, *, batch_size: int = 5000) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.batch_size = batch_size
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self.migrate()
+
+    @classmethod
+    def from_url(cls, url: str, **kw: Any) -> Store:
+        return cls(path_from_url(url), **kw)
+
+    # -- connections -------------------------------------------------------------------------
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def migrate(self) -> int:
+        conn = self.conn
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this mediarec knows "
+                f"({len(MIGRATIONS)}); upgrade mediarec"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            with self.transaction() as tx:
+                for statement in _split_sql(MIGRATIONS[number]):
+                    tx.execute(statement)
+                tx.execute(f"PRAGMA user_version = {number + 1}")
+        return len(MIGRATIONS)
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- items -------------------------------------------------------------------------------
+    def upsert_items(self, records: Sequence[ItemRecord]) -> int:
+        """Insert or update items by external id; returns how many were new."""
+        if not records:
+            return 0
+        now = time.time()
+        with self.transaction() as tx:
+            before = tx.execute("SELECT count(*) FROM items").fetchone()[0]
+            tx.executemany(
+                """INSERT INTO items (external_id, title, kind, duration, uri, creator, metadata,
+                                      created, updated)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (external_id) DO UPDATE SET
+                     title = excluded.title, kind = excluded.kind,
+                     duration = coalesce(excluded.duration, items.duration),
+                     uri = coalesce(excluded.uri, items.uri),
+                     creator = coalesce(excluded.creator, items.creator),
+                     metadata = json_patch(items.metadata, excluded.metadata),
+                     updated = excluded.updated""",
+                [
+                    (
+                        r.external_id,
+                        r.title,
+                        r.kind,
+                        r.duration,
+                        r.uri,
+                        r.creator,
+                        json.dumps(dict(r.metadata), ensure_ascii=False),
+                        now,
+                        now,
+                    )
+                    for r in records
+                ],
+            )
+            after = tx.execute("SELECT count(*) FROM items").fetchone()[0]
+        return int(after - before)
+
+    def get_item(self, external_id: str) -> StoredItem | None:
+        row = self.conn.execute(f"SELECT {_ITEM_COLS} FROM items WHERE external_id = ?", (external_id,))
+        found = row.fetchone()
+        return _item(found) if found else None
+
+    def items_by_external_ids(self, external_ids: Iterable[str]) -> dict[str, StoredItem]:
+        ids = list(dict.fromkeys(external_ids))
+        out: dict[str, StoredItem] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"SELECT {_ITEM_COLS} FROM items WHERE external_id IN ({marks})", chunk
+            ):
+                item = _item(row)
+                out[item.external_id] = item
+        return out
+
+    def list_items(
+        self,
+        limit: int = 50,
+        offset: int = 0,
+        kind: str | None = None,
+        creator: str | None = None,
+        query: str | None = None,
+    ) -> list[StoredItem]:
+        where, params = self._item_filter(kind, creator, query)
+        sql = f"SELECT {_ITEM_COLS} FROM items {where} ORDER BY id LIMIT ? OFFSET ?"
+        return [_item(r) for r in self.conn.execute(sql, [*params, limit, offset])]
+
+    def count_items(self, kind: str | None = None, creator: str | None = None, query: str | None = None) -> int:
+        where, params = self._item_filter(kind, creator, query)
+        return int(self.conn.execute(f"SELECT count(*) FROM items {where}", params).fetchone()[0])
+
+    @staticmethod
+    def _item_filter(kind: str | None, creator: str | None, query: str | None) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if kind:
+            clauses.append("kind = ?")
+            params.append(kind)
+        if creator:
+            clauses.append("creator = ?")
+            params.append(creator)
+        if query:
+            clauses.append("title LIKE ? ESCAPE '\\'")
+            escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params.append(f"%{escaped}%")
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def item_attributes(self) -> dict[str, tuple[str, str | None, float]]:
+        """external id -> (kind, creator, created) for every item; the request-time filters read it."""
+        rows = self.conn.execute("SELECT external_id, kind, creator, created FROM items")
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def all_item_ids(self) -> np.ndarray:
+        rows = self.conn.execute("SELECT external_id FROM items ORDER BY id").fetchall()
+        return np.asarray([r[0] for r in rows], dtype=str)
+
+    # -- users and events --------------------------------------------------------------------
+    def _ensure_users(self, tx: sqlite3.Connection, external_ids: Iterable[str]) -> dict[str, int]:
+        ids = list(dict.fromkeys(external_ids))
+        now = time.time()
+        tx.executemany(
+            "INSERT OR IGNORE INTO users (external_id, created) VALUES (?, ?)", [(u, now) for u in ids]
+        )
+        return self._id_map(tx, "users", ids)
+
+    @staticmethod
+    def _id_map(tx: sqlite3.Connection, table: str, ids: list[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for ext, iid in tx.execute(
+                f"SELECT external_id, id FROM {table} WHERE external_id IN ({marks})", chunk
+            ):
+                out[ext] = iid
+        return out
+
+    def add_events(
+        self, records: Sequence[EventRecord], *, create_missing_items: bool = False
+    ) -> tuple[int, list[tuple[int, str]]]:
+        """Append events in one transaction; duplicates of a stored event are ignored.
+
+        Returns (inserted, rejected) where rejected lists (position in ``records``, reason) for
+        events on unknown items, unless ``create_missing_items`` adds those items as bare entries.
+        """
+        if not records:
+            return 0, []
+        now = time.time()
+        rejected: list[tuple[int, str]] = []
+        with self.transaction() as tx:
+            item_ids = list(dict.fromkeys(r.item for r in records))
+            if create_missing_items:
+                tx.executemany(
+                    "INSERT OR IGNORE INTO items (external_id, title, created, updated) VALUES (?, ?, ?, ?)",
+                    [(i, i, now, now) for i in item_ids],
+                )
+            items = self._id_map(tx, "items", item_ids)
+            users = self._ensure_users(tx, (r.user for r in records if r.item in items))
+            rows = []
+            for pos, r in enumerate(records):
+                iid = items.get(r.item)
+                if iid is None:
+                    rejected.append((pos, f"unknown item {r.item!r}"))
+                    continue
+                rows.append((users[r.user], iid, r.type, r.value, r.ts, r.comment))
+            before = tx.total_changes
+            tx.executemany(
+                "INSERT OR IGNORE INTO interactions (user_id, item_id, type, value, ts, comment) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            inserted = tx.total_changes - before
+        return inserted, rejected
+
+    def event_columns(self, since: float | None = None) -> EventColumns:
+        """Every event (or those after ``since``) as arrays of external ids."""
+        conn = self.conn
+        users = dict(conn.execute("SELECT id, external_id FROM users"))
+        items = dict(conn.execute("SELECT id, external_id FROM items"))
+        sql = "SELECT user_id, item_id, type, value, ts FROM interactions"
+        params: tuple[Any, ...] = ()
+        if since is not None:
+            sql += " WHERE ts > ?"
+            params = (since,)
+        rows = conn.execute(sql, params).fetchall()
+        if not rows:
+            empty = np.asarray([], dtype=str)
+            return EventColumns(empty, empty, empty, np.asarray([], float), np.asarray([], float))
+        uid, iid, typ, val, ts = zip(*rows, strict=True)
+        return EventColumns(
+            users=np.asarray([users[u] for u in uid], dtype=str),
+            items=np.asarray([items[i] for i in iid], dtype=str),
+            types=np.asarray(typ, dtype=str),
+            values=np.asarray([np.nan if v is None else v for v in val], dtype=np.float64),
+            times=np.asarray(ts, dtype=np.float64),
+        )
+
+    def user_events(self, user: str, limit: int | None = None) -> list[StoredEvent]:
+        sql = """SELECT u.external_id, i.external_id, e.type, e.value, e.ts, e.comment
+                 FROM interactions e JOIN users u ON u.id = e.user_id JOIN items i ON i.id = e.item_id
+                 WHERE u.external_id = ? ORDER BY e.ts DESC, e.id DESC"""
+        params: list[Any] = [user]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [StoredEvent(*r) for r in self.conn.execute(sql, params)]
+
+    def seen_items(self, user: str) -> set[str]:
+        rows = self.conn.execute(
+            """SELECT DISTINCT i.external_id FROM interactions e
+               JOIN users u ON u.id = e.user_id JOIN items i ON i.id = e.item_id
+               WHERE u.external_id = ?""",
+            (user,),
+        )
+        return {r[0] for r in rows}
+
+    def user_exists(self, user: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM users WHERE external_id = ?", (user,)).fetchone() is not None
+
+    def delete_user(self, user: str) -> int:
+        """Remove a user and (by cascade) every event of theirs; returns events removed."""
+        with self.transaction() as tx:
+            row = tx.execute("SELECT id FROM users WHERE external_id = ?", (user,)).fetchone()
+            if row is None:
+                return 0
+            n = tx.execute("SELECT count(*) FROM interactions WHERE user_id = ?", (row[0],)).fetchone()[0]
+            tx.execute("DELETE FROM users WHERE id = ?", (row[0],))
+        return int(n)
+
+    # -- features ----------------------------------------------------------------------------
+    def add_feature(
+        self,
+        item: str,
+        extractor: str,
+        model_version: str,
+        payload: dict[str, Any] | None = None,
+        vector: np.ndarray | None = None,
+    ) -> None:
+        """Store one extractor's output; a new ``model_version`` adds a row, the same one replaces it."""
+        blob = None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
+        dim = None if vector is None else int(np.asarray(vector).size)
+        with self.transaction() as tx:
+            row = tx.execute("SELECT id FROM items WHERE external_id = ?", (item,)).fetchone()
+            if row is None:
+                raise StoreError(f"unknown item {item!r}")
+            tx.execute(
+                """INSERT INTO item_features (item_id, extractor, model_version, payload, vector, dim, created)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (item_id, extractor, model_version) DO UPDATE SET
+                     payload = excluded.payload, vector = excluded.vector, dim = excluded.dim,
+                     created = excluded.created""",
+                (row[0], extractor, model_version, json.dumps(payload or {}), blob, dim, time.time()),
+            )
+
+    def feature_versions(self, item: str, extractor: str) -> list[str]:
+        rows = self.conn.execute(
+            """SELECT f.model_version FROM item_features f JOIN items i ON i.id = f.item_id
+               WHERE i.external_id = ? AND f.extractor = ? ORDER BY f.created, f.id""",
+            (item, extractor),
+        )
+        return [r[0] for r in rows]
+
+    def latest_feature(self, item: str, extractor: str) -> tuple[str, dict[str, Any], np.ndarray | None] | None:
+        row = self.conn.execute(
+            """SELECT f.model_version, f.payload, f.vector FROM item_features f
+               JOIN items i ON i.id = f.item_id WHERE i.external_id = ? AND f.extractor = ?
+               ORDER BY f.created DESC, f.id DESC LIMIT 1""",
+            (item, extractor),
+        ).fetchone()
+        if row is None:
+            return None
+        vector = None if row[2] is None else np.frombuffer(row[2], dtype=np.float32).copy()
+        return row[0], json.loads(row[1]), vector
+
+    # -- imports -----------------------------------------------------------------------------
+    def start_import(self, source: str, fmt: str) -> int:
+        with self.transaction() as tx:
+            cur = tx.execute(
+                "INSERT INTO import_runs (source, format, started) VALUES (?, ?, ?)", (source, fmt, time.time())
+            )
+            return int(cur.lastrowid or 0)
+
+    def add_import_errors(self, run_id: int, rows: Sequence[BadRow]) -> None:
+        if not rows:
+            return
+        with self.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO import_errors (run_id, file, line, reason, raw) VALUES (?, ?, ?, ?, ?)",
+                [(run_id, b.source, b.line, b.reason, b.raw[:1000]) for b in rows],
+            )
+
+    def finish_import(self, run_id: int, status: str, counts: dict[str, int]) -> None:
+        with self.transaction() as tx:
+            tx.execute(
+                "UPDATE import_runs SET finished = ?, status = ?, counts = ? WHERE id = ?",
+                (time.time(), status, json.dumps(counts), run_id),
+            )
+
+    def import_errors(self, run_id: int) -> list[BadRow]:
+        rows = self.conn.execute(
+            "SELECT file, line, reason, raw FROM import_errors WHERE run_id = ? ORDER BY id", (run_id,)
+        )
+        return [BadRow(*r) for r in rows]
+
+    # -- overview ----------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        out = {}
+        for table in ("items", "users", "interactions", "item_features"):
+            out[table] = int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return out
+
+
+def _split_sql(script: str) -> list[str]:
+    """Statements of a migration script (they contain no semicolons inside literals)."""
+    return [s.strip() for s in script.split(";") if s.strip() and not s.strip().startswith("--")]
