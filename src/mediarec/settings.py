@@ -141,3 +141,16 @@ def render_markdown_table() -> str:
     for f in settings_fields():
         rows.append(f"| `{f.name}` | `{f.default!r}` | {f.metadata['help']} |")
     return "\n".join(rows)
+
+
+if __name__ == "__main__":  # regenerates the two mirrors of the table
+    import re
+    import sys
+
+    root = Path(__file__).resolve().parent
+    (root / "reference.toml").write_text(render_reference_toml() + "\n")
+    docs = root.parents[1] / "docs" / "settings.md"
+    text = docs.read_text()
+    table = render_markdown_table()
+    docs.write_text(re.sub(r"\| setting \|.*?(?=\n\n|\Z)", lambda _m: table, text, flags=re.S) + ("" if text.endswith("\n") else "\n"))
+    sys.stdout.write(f"wrote {root / 'reference.toml'} and {docs}\n")

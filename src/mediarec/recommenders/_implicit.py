@@ -26,6 +26,7 @@ class FactorModel(Recommender):
         """The configured, unfitted implicit model."""
 
     def _fit(self, interactions: Interactions) -> None:
+        import implicit.cpu.als  # noqa: F401 - loads implicit's BLAS before the limit below applies
         from threadpoolctl import threadpool_limits
 
         # implicit's own threads do the work; a multi-threaded BLAS underneath only oversubscribes

@@ -1,0 +1,3 @@
+from mediarec.cli import main
+
+main()
