@@ -38,7 +38,9 @@ def test_trained_model_follows_planted_tastes(engine: MediaRec) -> None:
         seen = engine.store.seen_items(user)
         recs = engine.recommend(user, n=5)
         assert recs and not {r.item_id for r in recs} & seen
-        in_taste_left = sum(_topic(i.external_id) in topics and i.external_id not in seen for i in demo.items())
+        in_taste_left = sum(
+            _topic(i.external_id) in topics and i.external_id not in seen for i in demo.items()
+        )
         hits = sum(_topic(r.item_id) in topics for r in recs)
         shares.append(hits / min(5, in_taste_left))
     # A random ranking lands in the user's 1-2 of 8 topics about 19% of the time.

@@ -30,6 +30,8 @@ def test_unknown_and_malformed_settings_are_named(tmp_path: Path, monkeypatch: p
 
 def test_reference_toml_and_docs_are_in_step_with_the_table() -> None:
     shipped = (REPO / "src" / "mediarec" / "reference.toml").read_text()
-    assert shipped.strip() == render_reference_toml().strip(), "regenerate reference.toml (see docs/settings.md)"
+    assert shipped.strip() == render_reference_toml().strip(), (
+        "regenerate reference.toml (see docs/settings.md)"
+    )
     docs = (REPO / "docs" / "settings.md").read_text()
     assert render_markdown_table() in docs, "regenerate the table in docs/settings.md"

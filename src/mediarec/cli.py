@@ -86,7 +86,9 @@ def import_cmd(ctx: click.Context, path: Path, fmt: str | None, show_errors: int
     for bad in report.bad_rows[:show_errors]:
         click.echo(f"  bad row {bad.source}:{bad.line}: {bad.reason}")
     if len(report.bad_rows) > show_errors:
-        click.echo(f"  ... and {len(report.bad_rows) - show_errors} more (all kept in the store's import_errors)")
+        click.echo(
+            f"  ... and {len(report.bad_rows) - show_errors} more (all kept in the store's import_errors)"
+        )
 
 
 @main.command(epilog="Example: mediarec train --model als --param factors=128")
@@ -125,11 +127,19 @@ def _print_recs(recs: list[Any], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def recommend(
-    ctx: click.Context, user: str, n: int, model: str | None, include_seen: bool,
-    kind: str | None, creator: str | None, as_json: bool,
+    ctx: click.Context,
+    user: str,
+    n: int,
+    model: str | None,
+    include_seen: bool,
+    kind: str | None,
+    creator: str | None,
+    as_json: bool,
 ) -> None:
     """Recommend items for USER, each with the reason it was chosen."""
-    recs = _engine(ctx).recommend(user, n=n, exclude_seen=not include_seen, kind=kind, creator=creator, model=model)
+    recs = _engine(ctx).recommend(
+        user, n=n, exclude_seen=not include_seen, kind=kind, creator=creator, model=model
+    )
     _print_recs(recs, as_json)
 
 
@@ -159,20 +169,33 @@ def similar(ctx: click.Context, item: str, n: int, model: str | None, as_json: b
 @click.option(
     "--split",
     default=None,
-    help="given | random | temporal | leave-last-out (default: given when the source has one, else temporal).",
+    help="given | random | temporal | leave-last-out (default: given when the source ships one, "
+    "else temporal).",
 )
 @click.option(
-    "--models", default="random,popularity,itemknn,itemknn-bm25,als,bpr", show_default=True,
+    "--models",
+    default="random,popularity,itemknn,itemknn-bm25,als,bpr",
+    show_default=True,
     help="Comma-separated model names.",
 )
 @click.option("-k", default=20, show_default=True, help="Cut-off of the ranking metrics.")
 @click.option("--param", "params", multiple=True, help="MODEL.KEY=VALUE, e.g. als.factors=128 (repeatable).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for report.md/.json/.png (default: <home>/reports/<time>).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for report.md/.json/.png (default: <home>/reports/<time>).",
+)
 @click.pass_context
 def evaluate(
-    ctx: click.Context, path: Path | None, fmt: str | None, split: str | None, models: str, k: int,
-    params: tuple[str, ...], out: Path | None,
+    ctx: click.Context,
+    path: Path | None,
+    fmt: str | None,
+    split: str | None,
+    models: str,
+    k: int,
+    params: tuple[str, ...],
+    out: Path | None,
 ) -> None:
     """Compare models on one split with full-ranking metrics; writes Markdown and JSON.
 
@@ -192,7 +215,9 @@ def evaluate(
         click.echo(f"note: {len(dataset.bad_rows)} bad rows skipped while reading {path}", err=True)
     split_name = split or ("given" if dataset.has_folds else "temporal")
     names = [m.strip() for m in models.split(",") if m.strip()]
-    per_model: dict[str, dict[str, Any]] = {name: engine.model_params(name) for name in names if name in _model_names()}
+    per_model: dict[str, dict[str, Any]] = {
+        name: engine.model_params(name) for name in names if name in _model_names()
+    }
     for key, value in _parse_params(params).items():
         model_name, dot, option = key.partition(".")
         if not dot:
@@ -204,7 +229,13 @@ def evaluate(
 
     try:
         report = run_evaluation(
-            dataset, split_name, names, k=k, seed=engine.settings.seed, model_params=per_model, progress=progress
+            dataset,
+            split_name,
+            names,
+            k=k,
+            seed=engine.settings.seed,
+            model_params=per_model,
+            progress=progress,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
@@ -245,7 +276,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 def delete_user(ctx: click.Context, user: str) -> None:
     """Delete USER's events and their rows in every saved model."""
     result = _engine(ctx).delete_user(user)
-    click.echo(f"deleted {user}: {result['events_deleted']} events, scrubbed from {result['models_scrubbed']} models")
+    click.echo(
+        f"deleted {user}: {result['events_deleted']} events, scrubbed from {result['models_scrubbed']} models"
+    )
 
 
 @main.command(epilog="Example: mediarec --home /tmp/demo demo")

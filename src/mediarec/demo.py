@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from mediarec.datasets import demo as demo_data
 from mediarec.datasets.loader import load_rows
@@ -20,10 +21,14 @@ def run_demo(engine: MediaRec, show_users: int = 3, echo: Callable[[str], None] 
     c = report.counts()
     echo(
         f"1. imported the built-in catalogue: {c['items_read']} items ({c['items_new']} new), "
-        f"{c['events_read']} events ({c['events_new']} new) from {len(demo_data.user_tastes())} simulated users"
+        f"{c['events_read']} events ({c['events_new']} new) "
+        f"from {len(demo_data.user_tastes())} simulated users"
     )
     path, model = engine.train("als", **DEMO_ALS)
-    echo(f"2. trained ALS on {model.n_users} users x {model.n_items} items in {model.fit_seconds:.2f}s -> {path}")
+    echo(
+        f"2. trained ALS on {model.n_users} users x {model.n_items} items "
+        f"in {model.fit_seconds:.2f}s -> {path}"
+    )
     engine.train("itemknn")
     tastes = demo_data.user_tastes()
     topic_of = {it.external_id: str(it.metadata["topic"]) for it in demo_data.items()}
@@ -45,9 +50,15 @@ def run_demo(engine: MediaRec, show_users: int = 3, echo: Callable[[str], None] 
     echo("6. offline evaluation (leave-last-out, Recall@10):")
     from mediarec.eval import evaluate
 
-    params = {"als": dict(DEMO_ALS), "bpr": {"factors": 16}}
-    result = evaluate(engine.dataset(), "leave-last-out", ["random", "popularity", "itemknn", "als"], k=10,
-                      seed=engine.settings.seed, model_params=params)
+    params: dict[str, dict[str, Any]] = {"als": dict(DEMO_ALS)}
+    result = evaluate(
+        engine.dataset(),
+        "leave-last-out",
+        ["random", "popularity", "itemknn", "als"],
+        k=10,
+        seed=engine.settings.seed,
+        model_params=params,
+    )
     for row in result.rows:
         echo(f"     {row.model:<12} Recall@10={row.metrics['recall']:.3f}  NDCG@10={row.metrics['ndcg']:.3f}")
     echo("Next: `mediarec serve` for the HTTP API (docs at http://127.0.0.1:8000/docs).")

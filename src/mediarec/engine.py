@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from mediarec import recommenders
 from mediarec.datasets import Dataset, EventTable, ImportReport, import_path
-from mediarec.interactions import InteractionWeights, Interactions, from_events
-from mediarec.records import EventRecord, ItemRecord
+from mediarec.interactions import Interactions, InteractionWeights, from_events
 from mediarec.recommenders import Recommender, repository
+from mediarec.records import EventRecord, ItemRecord
 from mediarec.settings import Settings, load_settings
 from mediarec.store import Store, StoredItem
 
@@ -100,7 +101,9 @@ class MediaRec:
     def import_data(
         self, path: str | Path, fmt: str | None = None, progress: Callable[[ImportReport], None] | None = None
     ) -> ImportReport:
-        return import_path(self.store, path, fmt, batch_size=self.settings.import_batch_size, progress=progress)
+        return import_path(
+            self.store, path, fmt, batch_size=self.settings.import_batch_size, progress=progress
+        )
 
     def add_items(self, items: Sequence[ItemRecord]) -> int:
         return self.store.upsert_items(items)
@@ -117,13 +120,21 @@ class MediaRec:
         """The training matrix from every stored event, over the whole stored catalogue."""
         ev = self.store.event_columns()
         return from_events(
-            ev.users, ev.items, ev.types, ev.values, ev.times, self.weights, item_ids=self.store.all_item_ids()
+            ev.users,
+            ev.items,
+            ev.types,
+            ev.values,
+            ev.times,
+            self.weights,
+            item_ids=self.store.all_item_ids(),
         )
 
     def dataset(self) -> Dataset:
         """The store's content as an in-memory dataset, e.g. for ``evaluate`` without a file."""
         ev = self.store.event_columns()
-        table = EventTable(ev.users, ev.items, ev.types, ev.values, ev.times, np.full(len(ev.users), "", dtype=str))
+        table = EventTable(
+            ev.users, ev.items, ev.types, ev.values, ev.times, np.full(len(ev.users), "", dtype=str)
+        )
         items = [
             ItemRecord(external_id=str(i.external_id), title=i.title, kind=i.kind, creator=i.creator)
             for i in self.store.list_items(limit=-1)
@@ -256,10 +267,14 @@ class MediaRec:
                 anchor = str(loaded.model.item_ids[anchors[pos]])
                 title = self._titles([anchor]).get(anchor, anchor)
                 reasons.append(
-                    Reason("similar_to_seen", f"because you watched {title}", {"item_id": anchor, "title": title})
+                    Reason(
+                        "similar_to_seen", f"because you watched {title}", {"item_id": anchor, "title": title}
+                    )
                 )
             else:
-                reasons.append(Reason("collaborative", f"liked by viewers with your taste ({loaded.model.name})", {}))
+                reasons.append(
+                    Reason("collaborative", f"liked by viewers with your taste ({loaded.model.name})", {})
+                )
             out.append(
                 Recommendation(
                     item_id=item_id,
@@ -281,7 +296,7 @@ class MediaRec:
         if not len(history) or not positions:
             return {}
         vectors = model.item_vectors()
-        if hasattr(vectors, "toarray"):
+        if isinstance(vectors, sp.spmatrix | sp.sparray):
             rec = np.asarray(vectors[positions].toarray(), dtype=np.float32)
             hist = np.asarray(vectors[history].toarray(), dtype=np.float32)
         else:
@@ -291,7 +306,9 @@ class MediaRec:
         hist /= np.maximum(np.linalg.norm(hist, axis=1, keepdims=True), 1e-12)
         sims = rec @ hist.T
         best = sims.argmax(axis=1)
-        return {p: int(history[b]) for p, b, s in zip(positions, best, sims.max(axis=1), strict=True) if s > 0}
+        return {
+            p: int(history[b]) for p, b, s in zip(positions, best, sims.max(axis=1), strict=True) if s > 0
+        }
 
     def _popular_from_store(
         self, user: str, n: int, exclude_seen: bool, kind: str | None, creator: str | None
@@ -311,7 +328,11 @@ class MediaRec:
             count = int(counts[pos])
             out.append(
                 Recommendation(
-                    item_id, float(count), self._titles([item_id]).get(item_id, item_id), a[0], a[1],
+                    item_id,
+                    float(count),
+                    self._titles([item_id]).get(item_id, item_id),
+                    a[0],
+                    a[1],
                     (Reason("popular", f"popular: {count} viewers", {"viewers": count}),),
                 )
             )
@@ -323,7 +344,9 @@ class MediaRec:
     def delete_user(self, user: str) -> dict[str, int]:
         """Delete a user everywhere: events in the store and their rows in every saved model."""
         events = self.store.delete_user(user)
+        # Hold the model lock throughout: a request meanwhile must neither load a version that still
+        # holds the user nor find the folder missing while it is swapped.
         with self._lock:
+            models = repository.scrub_user(self.home, user)
             self._models.clear()
-        models = repository.scrub_user(self.home, user)
         return {"events_deleted": events, "models_scrubbed": models}

@@ -152,5 +152,8 @@ if __name__ == "__main__":  # regenerates the two mirrors of the table
     docs = root.parents[1] / "docs" / "settings.md"
     text = docs.read_text()
     table = render_markdown_table()
-    docs.write_text(re.sub(r"\| setting \|.*?(?=\n\n|\Z)", lambda _m: table, text, flags=re.S) + ("" if text.endswith("\n") else "\n"))
+    docs.write_text(
+        re.sub(r"\| setting \|.*?(?=\n\n|\Z)", lambda _m: table, text, flags=re.S)
+        + ("" if text.endswith("\n") else "\n")
+    )
     sys.stdout.write(f"wrote {root / 'reference.toml'} and {docs}\n")

@@ -92,7 +92,7 @@ class RecommenderContract:
             fitted.recommend([N_USERS], n=3)
 
     def test_similar_items_excludes_itself(self, fitted: Recommender) -> None:
-        ids, scores = fitted.similar_items([0, 16], n=4)
+        ids, _ = fitted.similar_items([0, 16], n=4)
         assert ids.shape == (2, 4)
         assert 0 not in ids[0] and 16 not in ids[1]
 

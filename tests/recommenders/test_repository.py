@@ -41,6 +41,9 @@ def test_scrub_user_removes_their_rows_everywhere(tmp_path: Path) -> None:
     after = repository.latest(tmp_path, "als")
     assert after is not None
     # Everyone else keeps exactly their factors and recommendations.
-    old_row, new_row = int(np.flatnonzero(before.user_ids == "u5")[0]), int(np.flatnonzero(after.user_ids == "u5")[0])
+    old_row, new_row = (
+        int(np.flatnonzero(before.user_ids == "u5")[0]),
+        int(np.flatnonzero(after.user_ids == "u5")[0]),
+    )
     np.testing.assert_array_equal(before.recommend([old_row], n=5)[0], after.recommend([new_row], n=5)[0])
     assert repository.scrub_user(tmp_path, "u3") == 0

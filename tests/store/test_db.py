@@ -57,7 +57,9 @@ def test_events_are_deduplicated_and_unknown_items_rejected(store: Store) -> Non
 
 
 def test_create_missing_items(store: Store) -> None:
-    inserted, rejected = store.add_events([EventRecord("u1", "new", "view", None, 1.0)], create_missing_items=True)
+    inserted, rejected = store.add_events(
+        [EventRecord("u1", "new", "view", None, 1.0)], create_missing_items=True
+    )
     assert inserted == 1 and not rejected
     assert store.get_item("new") is not None
 

@@ -135,11 +135,13 @@ class Recommender(ABC):
         """Item representation used by ``similar_items``: the columns of the training matrix."""
         return self._check_fitted().T.tocsr()
 
-    def similar_items(self, item_ids: Sequence[int] | np.ndarray, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    def similar_items(
+        self, item_ids: Sequence[int] | np.ndarray, n: int = 10
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Cosine neighbours of each item among the model's item vectors (the item itself excluded)."""
         items = np.asarray(item_ids, dtype=np.int64).reshape(-1)
         vectors = self.item_vectors()
-        if sp.issparse(vectors):
+        if isinstance(vectors, sp.spmatrix | sp.sparray):
             norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
             norms[norms == 0] = 1.0
             unit = sp.diags(1.0 / norms) @ vectors
@@ -168,16 +170,15 @@ class Recommender(ABC):
         seen = self._check_fitted()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=False)
-        arrays = {f"model_{k}": np.asarray(v) for k, v in self._arrays().items()}
-        np.savez(
-            folder / "arrays.npz",
-            user_ids=self.user_ids,
-            item_ids=self.item_ids,
-            seen_data=seen.data,
-            seen_indices=seen.indices,
-            seen_indptr=seen.indptr,
-            **arrays,
-        )
+        arrays: dict[str, Any] = {
+            "user_ids": self.user_ids,
+            "item_ids": self.item_ids,
+            "seen_data": seen.data,
+            "seen_indices": seen.indices,
+            "seen_indptr": seen.indptr,
+            **{f"model_{k}": np.asarray(v) for k, v in self._arrays().items()},
+        }
+        np.savez(folder / "arrays.npz", **arrays)
         meta = {
             "model": self.name,
             "format_version": FORMAT_VERSION,

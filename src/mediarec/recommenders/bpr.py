@@ -12,7 +12,7 @@ from mediarec.recommenders.base import Params
 @dataclass(frozen=True)
 class BPRParams(Params):
     factors: int = 64  # implicit adds one column for the item bias
-    learning_rate: float = 0.05
+    learning_rate: float = 0.01
     regularization: float = 0.01
     iterations: int = 100
     seed: int = 42

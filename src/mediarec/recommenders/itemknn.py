@@ -7,13 +7,14 @@ memory stays bounded by one block of item rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from mediarec.interactions import Interactions
-from mediarec.recommenders.base import Params, Recommender
+from mediarec.recommenders.base import Params, Recommender, _top_n
 
 _BLOCK_CELLS = 16_000_000  # dense similarity cells per block (~64 MB of float32)
 
@@ -21,9 +22,9 @@ _BLOCK_CELLS = 16_000_000  # dense similarity cells per block (~64 MB of float32
 @dataclass(frozen=True)
 class ItemKNNParams(Params):
     similarity: str = "cosine"  # "cosine" or "bm25"
-    neighbours: int = 100  # kept per item; more neighbours smooth scores, fewer sharpen them
-    bm25_k1: float = 100.0  # BM25 term saturation (implicit's default)
-    bm25_b: float = 0.8  # BM25 length normalisation (implicit's default)
+    neighbours: int = 20  # kept per item; more neighbours smooth scores, fewer sharpen them
+    bm25_k1: float = 1.2  # BM25 term saturation (implicit's BM25Recommender default)
+    bm25_b: float = 0.75  # BM25 length normalisation (implicit's BM25Recommender default)
 
 
 class ItemKNNRecommender(Recommender):
@@ -39,7 +40,11 @@ class ItemKNNRecommender(Recommender):
 
     def _fit(self, interactions: Interactions) -> None:
         x = interactions.matrix.astype(np.float32)
-        weighted = _bm25(x, self.params.bm25_k1, self.params.bm25_b) if self.params.similarity == "bm25" else _l2_columns(x)
+        weighted = (
+            _bm25(x, self.params.bm25_k1, self.params.bm25_b)
+            if self.params.similarity == "bm25"
+            else _l2_columns(x)
+        )
         self.similarity = _top_k_gram(weighted.tocsc(), self.params.neighbours)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
@@ -49,9 +54,9 @@ class ItemKNNRecommender(Recommender):
     def item_vectors(self) -> sp.csr_matrix:
         return self.similarity
 
-    def similar_items(self, item_ids: np.ndarray | list[int], n: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        from mediarec.recommenders.base import _top_n
-
+    def similar_items(
+        self, item_ids: Sequence[int] | np.ndarray, n: int = 10
+    ) -> tuple[np.ndarray, np.ndarray]:
         items = np.asarray(item_ids, dtype=np.int64).reshape(-1)
         sims = np.asarray(self.similarity[items].todense(), dtype=np.float32)
         sims[sims == 0] = -np.inf
@@ -99,7 +104,11 @@ def _top_k_gram(w: sp.csc_matrix, k: int) -> sp.csr_matrix:
     for start in range(0, n, block):
         stop = min(n, start + block)
         dense = np.asarray((wt[start:stop] @ w).todense(), dtype=np.float32)
-        top = np.argpartition(-dense, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (stop - start, 1))
+        top = (
+            np.argpartition(-dense, k - 1, axis=1)[:, :k]
+            if k < n
+            else np.tile(np.arange(n), (stop - start, 1))
+        )
         top_vals = np.take_along_axis(dense, top, axis=1)
         keep = top_vals > 0
         rows.append(np.repeat(np.arange(start, stop), k)[keep.ravel()])

@@ -245,7 +245,9 @@ class Store:
         sql = f"SELECT {_ITEM_COLS} FROM items {where} ORDER BY id LIMIT ? OFFSET ?"
         return [_item(r) for r in self.conn.execute(sql, [*params, limit, offset])]
 
-    def count_items(self, kind: str | None = None, creator: str | None = None, query: str | None = None) -> int:
+    def count_items(
+        self, kind: str | None = None, creator: str | None = None, query: str | None = None
+    ) -> int:
         where, params = self._item_filter(kind, creator, query)
         return int(self.conn.execute(f"SELECT count(*) FROM items {where}", params).fetchone()[0])
 
@@ -404,7 +406,8 @@ class Store:
             if row is None:
                 raise StoreError(f"unknown item {item!r}")
             tx.execute(
-                """INSERT INTO item_features (item_id, extractor, model_version, payload, vector, dim, created)
+                """INSERT INTO item_features
+                     (item_id, extractor, model_version, payload, vector, dim, created)
                    VALUES (?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (item_id, extractor, model_version) DO UPDATE SET
                      payload = excluded.payload, vector = excluded.vector, dim = excluded.dim,
@@ -420,7 +423,9 @@ class Store:
         )
         return [r[0] for r in rows]
 
-    def latest_feature(self, item: str, extractor: str) -> tuple[str, dict[str, Any], np.ndarray | None] | None:
+    def latest_feature(
+        self, item: str, extractor: str
+    ) -> tuple[str, dict[str, Any], np.ndarray | None] | None:
         row = self.conn.execute(
             """SELECT f.model_version, f.payload, f.vector FROM item_features f
                JOIN items i ON i.id = f.item_id WHERE i.external_id = ? AND f.extractor = ?
@@ -436,7 +441,8 @@ class Store:
     def start_import(self, source: str, fmt: str) -> int:
         with self.transaction() as tx:
             cur = tx.execute(
-                "INSERT INTO import_runs (source, format, started) VALUES (?, ?, ?)", (source, fmt, time.time())
+                "INSERT INTO import_runs (source, format, started) VALUES (?, ?, ?)",
+                (source, fmt, time.time()),
             )
             return int(cur.lastrowid or 0)
 

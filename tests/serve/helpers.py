@@ -1,0 +1,70 @@
+"""A real uvicorn server on loopback for the API tests, and the checks they share."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+
+from mediarec.engine import MediaRec
+from mediarec.serve import create_app
+
+
+@dataclass
+class Api:
+    client: httpx.Client
+    base_url: str
+    engine: MediaRec
+    key: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"X-API-Key": self.key}
+
+    def recs(self, user: str, **params: str | int) -> dict[str, Any]:
+        r = self.client.get(f"/users/{user}/recommendations", params=params)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+
+@contextmanager
+def serving(engine: MediaRec) -> Iterator[Api]:
+    """Run ``create_app(engine)`` under uvicorn in a thread until the block ends."""
+    app = create_app(engine)
+    # Port 0: the OS picks a free port, read back once the socket is bound.
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive(), "uvicorn exited during startup"
+        assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            yield Api(client, base_url, engine, app.state.api_key)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+    assert not thread.is_alive(), "uvicorn did not shut down"
+
+
+def assert_error(r: httpx.Response, status: int, *fragments: str) -> str:
+    """The response is the API's JSON error shape with this status and these words in the message."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    assert set(body) == {"error", "status"}
+    assert body["status"] == status
+    for fragment in fragments:
+        assert fragment in body["error"]
+    assert "Traceback" not in body["error"]
+    return str(body["error"])
