@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
-from mediarec.datasets import generic
+from mediarec.datasets import generic, ml1m, movielens, recbole, splitfile
 from mediarec.datasets.base import Dataset, EventTable, ImportFormatError, Row, collect
 from mediarec.datasets.loader import ImportReport, load_rows
 from mediarec.records import BadRow
@@ -15,7 +15,7 @@ from mediarec.store import Store
 # Detection tries these in order: the specific layouts before the generic one. A module whose
 # events may name items that no item file lists sets IMPLICIT_ITEMS = True (those items are
 # then created bare instead of being rejected as unknown).
-FORMATS: dict[str, ModuleType] = {m.FORMAT: m for m in (generic,)}
+FORMATS: dict[str, ModuleType] = {m.FORMAT: m for m in (splitfile, movielens, recbole, ml1m, generic)}
 
 
 def detect_format(path: str | Path) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mediarec.interactions import InteractionWeights, Interactions, from_events
+from mediarec.interactions import Interactions, InteractionWeights, from_events
 from mediarec.records import BadRow, EventRecord, ItemRecord, RecordError
 
 FOLDS = ("train", "test")
@@ -148,13 +148,18 @@ def open_text(path: Path, encoding: str = "utf-8") -> io.TextIOWrapper:
 
 def check_text(values: Iterable[str]) -> None:
     for v in values:
+        if "\x00" in v:
+            # A NUL means binary damage; SQLite and numpy string arrays would silently truncate at it.
+            raise RecordError("row contains a NUL byte")
         try:
             v.encode("utf-8")
         except UnicodeEncodeError:
             raise RecordError("row is not valid text in the file's encoding") from None
 
 
-def csv_rows(path: Path, delimiter: str = ",", encoding: str = "utf-8") -> Iterator[tuple[int, list[str] | str]]:
+def csv_rows(
+    path: Path, delimiter: str = ",", encoding: str = "utf-8"
+) -> Iterator[tuple[int, list[str] | str]]:
     """(line number, fields) per CSV record; a record the csv module rejects comes back as a
     string with the reason, and reading goes on with the next line."""
     with open_text(path, encoding) as fh:
@@ -175,4 +180,14 @@ def raw_line(fields: list[str], delimiter: str = ",") -> str:
 
 
 def bad(source: Path | str, line: int, reason: str, raw: str = "") -> BadRow:
-    return BadRow(source=Path(source).name, line=line, reason=reason, raw=raw)
+    name = Path(source).name
+    return BadRow(source=_storable(name), line=line, reason=_storable(reason), raw=_storable(raw))
+
+
+def _storable(text: str) -> str:
+    """Undecodable bytes (lone surrogates from ``open_text``) as U+FFFD: SQLite refuses to store
+    lone surrogates, and a bad row must not fail the import it is reported in."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # surrogates that came from elsewhere, e.g. a JSON escape
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -49,7 +49,8 @@ def _files(path: Path) -> tuple[Path | None, Path | None]:
 
 def detect(path: Path) -> bool:
     if path.is_file():
-        return path.suffix in (".csv", ".jsonl") and path.name.split(".")[0] in ("items", "interactions", "events")
+        stem = path.name.split(".")[0]
+        return path.suffix in (".csv", ".jsonl") and stem in ("items", "interactions", "events")
     items, events = _files(path)
     return items is not None or events is not None
 
@@ -100,7 +101,8 @@ def _dict_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str, str]]:
             yield number, fields, ""
             continue
         if header is None:
-            header = [h.strip().lower() for h in fields]
+            # A byte-order mark (Excel's "CSV UTF-8") would otherwise hide the first column's name.
+            header = [h.strip().lstrip("\ufeff").lower() for h in fields]
             continue
         if not any(f.strip() for f in fields):
             continue

@@ -68,7 +68,9 @@ def load_rows(
             assert all(isinstance(r, EventRecord) for r in records)
             inserted, rejected = store.add_events(
                 records,  # type: ignore[arg-type]
-                create_missing_items=create_missing_items,
+                # A source without listings names its items only through events (as collect()
+                # treats it); items come first, so items_read is final by now.
+                create_missing_items=create_missing_items or report.items_read == 0,
             )
             report.events_new += inserted
             for pos, reason in rejected:
