@@ -45,7 +45,9 @@ def _implicit_model(p: recommenders.ALSParams):  # type: ignore[no-untyped-def]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-1m-llm"))
+    ap.add_argument(
+        "--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-1m-llm")
+    )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--factors", type=int, default=64)
     ap.add_argument("--iterations", type=int, default=15)
@@ -108,10 +110,17 @@ def main() -> None:
 
     fit_ours, fit_raw = statistics.median(ours_t), statistics.median(raw_t)
     result = {
-        "command": " ".join(shlex.quote(a) for a in [sys.executable.replace(os.getcwd() + "/", ""), *sys.argv]),
+        "command": " ".join(
+            shlex.quote(a) for a in [sys.executable.replace(os.getcwd() + "/", ""), *sys.argv]
+        ),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "load_seconds": load_seconds,
-        "fit_seconds": {"mediarec": fit_ours, "implicit": fit_raw, "all_mediarec": ours_t, "all_implicit": raw_t},
+        "fit_seconds": {
+            "mediarec": fit_ours,
+            "implicit": fit_raw,
+            "all_mediarec": ours_t,
+            "all_implicit": raw_t,
+        },
         "fit_overhead": fit_ours / fit_raw - 1.0,
         "metrics": metrics,
         "single_user_ms": {
@@ -120,14 +129,18 @@ def main() -> None:
         },
         "batch_1000_ms": {name: 1e3 * statistics.median(v) for name, v in batch_t.items()},
     }
-    print(f"fit (median of {args.repeats}): mediarec {fit_ours:.2f}s, implicit {fit_raw:.2f}s, "
-          f"ratio {fit_ours / fit_raw:.3f} (overhead {100 * result['fit_overhead']:+.1f}%)")
+    print(
+        f"fit (median of {args.repeats}): mediarec {fit_ours:.2f}s, implicit {fit_raw:.2f}s, "
+        f"ratio {fit_ours / fit_raw:.3f} (overhead {100 * result['fit_overhead']:+.1f}%)"
+    )
     for name, m in metrics.items():
         print(f"{name:>9}: Recall@20 {m['recall@20']:.4f}  NDCG@20 {m['ndcg@20']:.4f}")
     for name in ("mediarec", "implicit"):
         s = result["single_user_ms"][name]  # type: ignore[index]
-        print(f"{name:>9}: single user p50 {s['p50']:.2f} ms, p99 {s['p99']:.2f} ms; "
-              f"batch of 1000 {result['batch_1000_ms'][name]:.1f} ms")  # type: ignore[index]
+        print(
+            f"{name:>9}: single user p50 {s['p50']:.2f} ms, p99 {s['p99']:.2f} ms; "
+            f"batch of 1000 {result['batch_1000_ms'][name]:.1f} ms"
+        )  # type: ignore[index]
     print(f"command: {result['command']}")
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))

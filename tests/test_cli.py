@@ -1,0 +1,132 @@
+"""The mediarec command as a user runs it: CliRunner for most, a real subprocess for the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mediarec.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, home: Path) -> str:
+    result = CliRunner().invoke(main, ["--home", str(home), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def export(tmp_path: Path) -> Path:
+    """A small platform export in the generic format, with two broken rows."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    items = ["id,title,kind,creator"]
+    items += [f"v{i},Video {i},video,{'alice' if i < 20 else 'bob'}" for i in range(40)]
+    (folder / "items.csv").write_text("\n".join(items) + "\n")
+    events = ["user,item,type,value,timestamp"]
+    for u in range(30):
+        # Even users watch 8 of alice's 20 videos, odd users 8 of bob's.
+        group = range(20) if u % 2 == 0 else range(20, 40)
+        events += [
+            f"u{u},v{i},view,0.9,{1_700_000_000 + 60 * (u * 40 + i)}" for i in group if (u * 7 + i) % 20 < 8
+        ]
+    events.insert(3, "u0,v1,view,not-a-number,1")
+    events.insert(7, "u1,v99,like,,1700000000")
+    (folder / "interactions.csv").write_text("\n".join(events) + "\n")
+    return folder
+
+
+def test_every_command_is_in_the_readme_with_an_example() -> None:
+    readme = (REPO / "README.md").read_text()
+    for name, command in main.commands.items():
+        assert f"mediarec {name}" in readme, f"`mediarec {name}` is missing from the README"
+        assert "Example: mediarec" in (command.epilog or ""), f"`mediarec {name} --help` has no example"
+        help_text = CliRunner().invoke(main, [name, "--help"]).output
+        assert "Example: mediarec" in help_text
+
+
+def test_import_reports_bad_rows_with_line_numbers_and_is_idempotent(export: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    out = run("import", str(export), home=home)
+    assert "as generic" in out and "2 bad rows" in out
+    assert "interactions.csv:4: value is not a number" in out
+    assert "interactions.csv:8: unknown item 'v99'" in out
+    again = run("import", str(export), home=home)
+    assert "0 new" in again and re.search(
+        r"\((\d+) new, \1 already stored\)|0 new, \d+ already stored", again
+    )
+
+
+def test_train_recommend_similar(export: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run("import", str(export), home=home)
+    assert "trained itemknn" in run("train", "--model", "itemknn", home=home)
+    recs = json.loads(run("recommend", "u0", "-n", "3", "--model", "itemknn", "--json", home=home))
+    assert len(recs) == 3 and all(r["creator"] == "alice" for r in recs), "u0 watches alice's videos"
+    assert all(r["reasons"] and r["reasons"][0]["evidence"] for r in recs)
+    assert "Video" in run("similar", "v0", "-n", "2", "--model", "itemknn", home=home)
+    result = CliRunner().invoke(main, ["--home", str(home), "similar", "nope", "--model", "itemknn"])
+    assert result.exit_code != 0 and "unknown item 'nope'" in result.output
+
+
+def test_train_with_bad_option_is_a_clear_error(export: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run("import", str(export), home=home)
+    result = CliRunner().invoke(main, ["--home", str(home), "train", "--model", "als", "--param", "colour=1"])
+    assert result.exit_code != 0 and "no option(s) colour" in result.output
+
+
+def test_evaluate_writes_markdown_and_json(export: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "report"
+    out = run(
+        "evaluate",
+        str(export),
+        "--split",
+        "random",
+        "--models",
+        "random,itemknn",
+        "-k",
+        "5",
+        "--out",
+        str(out_dir),
+        home=tmp_path / "home",
+    )
+    assert "| random |" in out and "| itemknn |" in out
+    report = json.loads((out_dir / "report.json").read_text())
+    recall = {row["model"]: row["metrics"]["recall"] for row in report["rows"]}
+    assert recall["itemknn"] > recall["random"]
+    assert (out_dir / "report.md").read_text().startswith("# Evaluation")
+
+
+def test_missing_path_and_unknown_store_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = CliRunner().invoke(main, ["--home", str(tmp_path), "import", str(tmp_path / "missing")])
+    assert result.exit_code != 0 and "does not exist" in result.output
+    monkeypatch.setenv("MEDIAREC_STORE_URL", "postgresql://db/mediarec")
+    result = CliRunner().invoke(main, ["--home", str(tmp_path), "recommend", "u1"])
+    assert result.exit_code != 0 and "not supported" in str(result.exception)
+
+
+def test_demo_runs_end_to_end_as_a_subprocess(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIAREC_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mediarec", "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "mediarec-data" / "mediarec.db").is_file(), "the default home is ./mediarec-data"
+    shown = re.findall(r"— (\d)/(\d) in taste", proc.stdout)
+    assert len(shown) == 3
+    assert sum(int(a) for a, _ in shown) / sum(int(b) for _, b in shown) >= 0.8
+    assert "because you watched" in proc.stdout and "Recall@10" in proc.stdout
