@@ -29,7 +29,6 @@ def run_demo(engine: MediaRec, show_users: int = 3, echo: Callable[[str], None] 
         f"2. trained ALS on {model.n_users} users x {model.n_items} items "
         f"in {model.fit_seconds:.2f}s -> {path}"
     )
-    engine.train("itemknn")
     tastes = demo_data.user_tastes()
     topic_of = {it.external_id: str(it.metadata["topic"]) for it in demo_data.items()}
     echo("3. recommendations (unseen items only), with the reason for each:")
@@ -42,8 +41,8 @@ def run_demo(engine: MediaRec, show_users: int = 3, echo: Callable[[str], None] 
         for rank, r in enumerate(recs, start=1):
             echo(f"     {rank}. {r.title} [{r.item_id}, {topic_of.get(r.item_id)}] — {r.reasons[0].text}")
     first = demo_data.items()[0]
-    echo(f"4. items similar to '{first.title}' (item-kNN):")
-    for r in engine.similar(first.external_id, n=3, model="itemknn"):
+    echo(f"4. items similar to '{first.title}' (ALS item factors):")
+    for r in engine.similar(first.external_id, n=3):
         echo(f"     {r.title} [{r.item_id}] score={r.score:.3f}")
     newcomer = engine.recommend("someone-new", n=3)
     echo("5. a user never seen before gets popular items: " + ", ".join(r.title for r in newcomer))
