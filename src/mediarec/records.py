@@ -81,3 +81,64 @@ def parse_float(raw: str, what: str) -> float:
     if not math.isfinite(value):
         raise RecordError(f"{what} is not a finite number: {raw!r}")
     return value
+
+
+# -- content understanding -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What probing a file found; times in seconds."""
+
+    path: str
+    size_bytes: int
+    container: str
+    duration: float
+    has_video: bool
+    has_audio: bool
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+
+    @property
+    def kind(self) -> str:
+        return "video" if self.has_video else "audio"
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A run of frames between two cuts, with the frame chosen to stand for it."""
+
+    index: int
+    start: float
+    end: float
+    start_frame: int
+    end_frame: int  # exclusive
+    keyframe_time: float
+    keyframe_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of transcribed speech."""
+
+    start: float
+    end: float
+    text: str
+    no_speech_prob: float = 0.0
+    avg_logprob: float = 0.0
+
+
+@dataclass(frozen=True)
+class Label:
+    """A tag a model gave, with its confidence and where in the media it applies (when known)."""
+
+    name: str
+    score: float
+    source: str  # "vision" | "audio" | "ocr" | ...
+    start: float | None = None
+    end: float | None = None
