@@ -337,9 +337,11 @@ class Store:
     def event_columns(self, since: float | None = None) -> EventColumns:
         """Every event (or those after ``since``) as arrays of external ids."""
         conn = self.conn
-        users = dict(conn.execute("SELECT id, external_id FROM users"))
-        items = dict(conn.execute("SELECT id, external_id FROM items"))
-        sql = "SELECT user_id, item_id, type, value, ts FROM interactions"
+        users = _id_lookup(conn, "users")
+        items = _id_lookup(conn, "items")
+        # Missing values come out as +inf (SQLite reads 9e999 as infinity) so that the column
+        # converts to floats in one step; they become NaN below.
+        sql = "SELECT user_id, item_id, type, ifnull(value, 9e999), ts FROM interactions"
         params: tuple[Any, ...] = ()
         if since is not None:
             sql += " WHERE ts > ?"
@@ -349,11 +351,13 @@ class Store:
             empty = np.asarray([], dtype=str)
             return EventColumns(empty, empty, empty, np.asarray([], float), np.asarray([], float))
         uid, iid, typ, val, ts = zip(*rows, strict=True)
+        values = np.asarray(val, dtype=np.float64)
+        values[np.isinf(values)] = np.nan
         return EventColumns(
-            users=np.asarray([users[u] for u in uid], dtype=str),
-            items=np.asarray([items[i] for i in iid], dtype=str),
+            users=users[np.asarray(uid, dtype=np.int64)],
+            items=items[np.asarray(iid, dtype=np.int64)],
             types=np.asarray(typ, dtype=str),
-            values=np.asarray([np.nan if v is None else v for v in val], dtype=np.float64),
+            values=values,
             times=np.asarray(ts, dtype=np.float64),
         )
 
@@ -474,6 +478,18 @@ class Store:
         for table in ("items", "users", "interactions", "item_features"):
             out[table] = int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
         return out
+
+
+def _id_lookup(conn: sqlite3.Connection, table: str) -> np.ndarray:
+    """External ids indexed by internal id, so that a whole id column maps in one NumPy take."""
+    rows = conn.execute(f"SELECT id, external_id FROM {table}").fetchall()
+    if not rows:
+        return np.asarray([], dtype=str)
+    ids, ext = zip(*rows, strict=True)
+    ext_arr = np.asarray(ext, dtype=str)
+    out = np.full(max(ids) + 1, "", dtype=ext_arr.dtype)
+    out[np.asarray(ids, dtype=np.int64)] = ext_arr
+    return out
 
 
 def _split_sql(script: str) -> list[str]:
