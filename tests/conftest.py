@@ -1,11 +1,20 @@
-"""Shared fixtures. Datasets under ../shared/data are read by path, never copied into the repo."""
+"""Shared fixtures. Datasets under ../shared/data are read by path, never copied into the repo.
+
+``shared_kit`` installs the small offline models (everything but the LLMs) once per session into
+``$MEDIAREC_KIT_DIR`` when set (a persistent kit: later sessions only re-verify it), else into a
+session temp folder, and returns settings whose ``kit_dir`` points there. Runtime packages are not
+installed by the fixture; tests skip when theirs are missing (``pip install -e '.[understand]'``).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from mediarec.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MEDIAREC_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -23,3 +32,42 @@ def shared_dataset(name: str) -> Path:
 def home(tmp_path: Path) -> Path:
     """A fresh data home."""
     return tmp_path / "home"
+
+
+@pytest.fixture(scope="session")
+def kit_install(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, list[Any]]:
+    from mediarec.kit import DEFAULT_MODELS, install
+
+    root = os.environ.get("MEDIAREC_KIT_DIR") or str(tmp_path_factory.mktemp("kit"))
+    settings = Settings(home=str(tmp_path_factory.mktemp("kithome")), kit_dir=root)
+    results = install(settings.home_path, DEFAULT_MODELS, settings=settings, runtime=False)
+    return settings, results
+
+
+@pytest.fixture(scope="session")
+def shared_kit(kit_install: tuple[Settings, list[Any]]) -> Settings:
+    """Settings pointing at the session's installed kit (small models only)."""
+    return kit_install[0]
+
+
+@pytest.fixture(scope="session")
+def demo_media(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The demo media catalogue (24 narrated clips with ground truth + 3 real recordings), rendered
+    once per session; skips with the reason when a tool it needs is missing."""
+    import shutil
+    from importlib.util import find_spec
+
+    missing = ["espeak-ng (apt-get install espeak-ng)"] if shutil.which("espeak-ng") is None else []
+    modules = {
+        "imageio_ffmpeg": "imageio-ffmpeg",
+        "PIL": "pillow",
+        "av": "av",
+        "skvideo": "scikit-video",
+        "moonshine_voice": "moonshine-voice",
+    }
+    missing += [f"pip install {pip}" for mod, pip in modules.items() if find_spec(mod) is None]
+    if missing:
+        pytest.skip(f"demo media tools missing: {', '.join(missing)}")
+    from mediarec.datasets.media_demo import build_demo_media
+
+    return build_demo_media(tmp_path_factory.mktemp("demo-media"))

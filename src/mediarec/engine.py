@@ -111,6 +111,33 @@ class MediaRec:
     def add_events(self, events: Sequence[EventRecord]) -> tuple[int, list[tuple[int, str]]]:
         return self.store.add_events(events)
 
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        options: Any = None,
+        progress: Callable[[int, int, Any], None] | None = None,
+    ) -> Any:
+        """Understand media files (see :mod:`mediarec.pipeline`); returns an ``IngestSummary``."""
+        from mediarec.pipeline import ingest
+
+        return ingest(self.store, self.settings, paths, options, progress=progress)
+
+    def understanding(self, item: str) -> dict[str, dict[str, Any]]:
+        """The newest output of every content stage for one item: stage -> payload (+ version)."""
+        if self.store.get_item(item) is None:
+            raise UnknownItemError(item)
+        out: dict[str, dict[str, Any]] = {}
+        for stage in self.store.feature_keys(item):
+            found = self.store.latest_feature(item, stage)
+            if found is not None:
+                version, payload, vector = found
+                out[stage] = {
+                    "version": version,
+                    "payload": payload,
+                    "dim": None if vector is None else len(vector),
+                }
+        return out
+
     # -- training ----------------------------------------------------------------------------
     @property
     def weights(self) -> InteractionWeights:

@@ -53,6 +53,25 @@ class Settings:
     )
     threads: int = _s(0, "Threads for model training (0 = all cores).")
     seed: int = _s(42, "Random seed for training, splits and the random baseline.")
+    kit_dir: str = _s(
+        "",
+        "Folder of the offline model kit (`mediarec models install`). Empty means `<home>/kit`; "
+        "point several data homes at one folder to share a single installed kit.",
+    )
+    whisper_model: str = _s(
+        "", "Speech model: a kit model name or a CTranslate2 Whisper folder. Empty: kit `whisper-base`."
+    )
+    vision_model: str = _s(
+        "", "Frame labelling model: a kit model name or a folder. Empty: kit `efficientnet-lite0`."
+    )
+    ocr_model: str = _s("", "On-screen text models: a kit model name or a folder. Empty: kit `rapidocr`.")
+    audio_model: str = _s("", "Audio tagging model: a kit model name or a folder. Empty: kit `yamnet`.")
+    text_model: str = _s("", "Text embedding model: a kit model name or a folder. Empty: kit `minilm`.")
+    llm_model: str = _s(
+        "",
+        "Local LLM: a kit model name (`qwen-0.5b`, `qwen-1.5b`) or a folder holding one `.gguf`. "
+        "Empty: kit `qwen-0.5b`.",
+    )
 
     @property
     def home_path(self) -> Path:

@@ -215,6 +215,91 @@ class Store:
             after = tx.execute("SELECT count(*) FROM items").fetchone()[0]
         return int(after - before)
 
+    def register_media(self, content_hash: str, record: ItemRecord) -> tuple[str, bool]:
+        """Find or create the item for a media file by its content hash.
+
+        Renaming or moving a file keeps its item (only ``uri`` follows it). If ``record`` names an
+        existing external id whose file content changed, that item takes the new hash and its
+        content features are dropped, since they describe the old content. Returns (external id,
+        created).
+        """
+        now = time.time()
+        meta = json.dumps(dict(record.metadata), ensure_ascii=False)
+        with self.transaction() as tx:
+            row = tx.execute(
+                "SELECT external_id FROM items WHERE content_hash = ?", (content_hash,)
+            ).fetchone()
+            if row is not None:
+                tx.execute(
+                    "UPDATE items SET uri = ?, updated = ? WHERE content_hash = ?",
+                    (record.uri, now, content_hash),
+                )
+                return str(row[0]), False
+            row = tx.execute("SELECT id FROM items WHERE external_id = ?", (record.external_id,)).fetchone()
+            if row is not None:
+                tx.execute("DELETE FROM item_features WHERE item_id = ?", (row[0],))
+                tx.execute(
+                    """UPDATE items SET content_hash = ?, uri = ?, kind = ?, duration = ?, updated = ?,
+                       title = CASE WHEN ? != '' THEN ? ELSE title END,
+                       creator = coalesce(?, creator), metadata = json_patch(metadata, ?) WHERE id = ?""",
+                    (
+                        content_hash,
+                        record.uri,
+                        record.kind,
+                        record.duration,
+                        now,
+                        record.title,
+                        record.title,
+                        record.creator,
+                        meta,
+                        row[0],
+                    ),
+                )
+                return record.external_id, False
+            tx.execute(
+                """INSERT INTO items (external_id, content_hash, title, kind, duration, uri, creator,
+                                      metadata, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    record.external_id,
+                    content_hash,
+                    record.title,
+                    record.kind,
+                    record.duration,
+                    record.uri,
+                    record.creator,
+                    meta,
+                    now,
+                    now,
+                ),
+            )
+            return record.external_id, True
+
+    def feature_keys(self, item: str) -> dict[str, set[str]]:
+        """extractor -> stored versions for one item: what the pipeline may skip."""
+        rows = self.conn.execute(
+            """SELECT f.extractor, f.model_version FROM item_features f JOIN items i ON i.id = f.item_id
+               WHERE i.external_id = ?""",
+            (item,),
+        )
+        out: dict[str, set[str]] = {}
+        for extractor, version in rows:
+            out.setdefault(extractor, set()).add(version)
+        return out
+
+    def feature(
+        self, item: str, extractor: str, model_version: str
+    ) -> tuple[dict[str, Any], np.ndarray | None] | None:
+        row = self.conn.execute(
+            """SELECT f.payload, f.vector FROM item_features f JOIN items i ON i.id = f.item_id
+               WHERE i.external_id = ? AND f.extractor = ? AND f.model_version = ?""",
+            (item, extractor, model_version),
+        ).fetchone()
+        if row is None:
+            return None
+        return json.loads(row[0]), (
+            None if row[1] is None else np.frombuffer(row[1], dtype=np.float32).copy()
+        )
+
     def get_item(self, external_id: str) -> StoredItem | None:
         row = self.conn.execute(f"SELECT {_ITEM_COLS} FROM items WHERE external_id = ?", (external_id,))
         found = row.fetchone()
