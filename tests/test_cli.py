@@ -8,11 +8,13 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from mediarec.cli import main
+from mediarec.media import content_hash
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -143,3 +145,34 @@ def test_demo_runs_end_to_end_as_a_subprocess(tmp_path: Path) -> None:
     assert "because you watched" in out and "Recall@10" in out
     again = demo()
     assert "3. ingested: 0 processed, 27 already done, 0 failed" in again
+
+
+@pytest.mark.heavy
+def test_ingest_and_show_on_real_media(demo_media: Any, shared_kit: Any, tmp_path: Path) -> None:
+    pytest.importorskip(
+        "faster_whisper", reason="needs the understand extra: pip install 'mediarec[understand]'"
+    )
+    clips = [c for c in demo_media.clips if c.id in ("cooking-2", "science-1")]
+    env = {"MEDIAREC_KIT_DIR": shared_kit.kit_dir}
+    home = tmp_path / "home"
+    runner = CliRunner(env=env)
+    args = [
+        "--home",
+        str(home),
+        "ingest",
+        "--workers",
+        "0",
+        *(str(c.path) for c in clips),
+        str(tmp_path / "gone.mp4"),
+    ]
+    result = runner.invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "2 processed, 0 skipped (already done), 1 failed" in result.output
+    assert "gone.mp4" in result.output and "file not found" in result.output
+    item = f"media-{content_hash(clips[0].path)[:12]}"
+    shown = runner.invoke(main, ["--home", str(home), "show", item], catch_exceptions=False).output
+    assert "transcript (en" in shown and "shots (" in shown and "audio tags: Speech" in shown
+    words = set(re.findall(r"[a-z]+", clips[0].truth.script.lower()))
+    assert len(words & set(re.findall(r"[a-z]+", shown.lower()))) >= 5, shown
+    again = runner.invoke(main, args, catch_exceptions=False).output
+    assert "0 processed, 2 skipped (already done), 1 failed" in again
