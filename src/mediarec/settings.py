@@ -73,6 +73,17 @@ class Settings:
         "Empty: kit `qwen-0.5b`.",
     )
 
+    llm_url: str = _s(
+        "",
+        "LLM backend: `llama://qwen-0.5b`, `llama://qwen-1.5b`, `llama:///path/model.gguf` or an "
+        "OpenAI-compatible `http(s)://host:port/v1?model=NAME`. "
+        "Empty: the local kit model `llm_model` picks.",
+    )
+    llm_api_key: str = _s("", "Bearer key sent to an HTTP LLM backend.")
+    llm_timeout: float = _s(120.0, "Seconds per request to an HTTP LLM backend.")
+    llm_threads: int = _s(0, "Threads of the local LLM (0: the `threads` setting, then all cores).")
+    llm_ctx: int = _s(4096, "Context window of the local LLM, in tokens.")
+
     @property
     def home_path(self) -> Path:
         return Path(self.home).expanduser()

@@ -1,0 +1,98 @@
+"""A cache of LLM results, so that a batch run resumes after a crash and reruns cost nothing.
+
+A result is stored under (model id, prompt version, sha256 of the input): a new model or a new
+prompt (the caller bumps its version whenever the wording or the schema changes) misses, and so
+does any change of the input. The input is hashed in a canonical JSON form, so a dict with its keys
+in another order is the same input. One SQLite file in a folder the caller chooses (normally in
+the data home), written in WAL mode so that readers do not wait for a long batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from mediarec.llm.backends import Usage
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS llm_results (
+    model_id TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    input_sha256 TEXT NOT NULL,
+    value TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    seconds REAL NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    PRIMARY KEY (model_id, prompt_version, input_sha256)
+)
+"""
+
+
+def input_hash(data: Any) -> str:
+    """sha256 of ``data``: a string's UTF-8 bytes, anything else's canonical JSON."""
+    text = data if isinstance(data, str) else json.dumps(data, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class ResultCache:
+    """``get``/``put`` of JSON values in ``<folder>/llm-cache.sqlite``."""
+
+    FILE = "llm-cache.sqlite"
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.path = Path(folder) / self.FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(_SCHEMA)
+
+    def get(self, model_id: str, prompt_version: str, data: Any) -> Any | None:
+        """The stored value, or None on a miss (values are objects, never a bare ``null``)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM llm_results WHERE model_id=? AND prompt_version=? AND input_sha256=?",
+                (model_id, prompt_version, input_hash(data)),
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(
+        self, model_id: str, prompt_version: str, data: Any, value: Any, usage: Usage | None = None
+    ) -> None:
+        """Store ``value`` (replacing an older one); committed at once, so a crash loses nothing."""
+        u = usage or Usage()
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO llm_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    model_id,
+                    prompt_version,
+                    input_hash(data),
+                    json.dumps(value, ensure_ascii=False),
+                    u.prompt_tokens,
+                    u.completion_tokens,
+                    u.seconds,
+                    time.time(),
+                ),
+            )
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM llm_results").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> ResultCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
