@@ -20,13 +20,7 @@ from mediarec.datasets import (
     read,
 )
 from mediarec.store import Store
-
-
-def write(folder: Path, files: dict[str, str]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        (folder / name).write_text(content, encoding="utf-8")
-    return folder
+from tests.datasets.helpers import write
 
 
 def test_formats_are_tried_specific_first() -> None:
@@ -39,8 +33,14 @@ def test_formats_are_tried_specific_first() -> None:
     ("files", "expected"),
     [
         ({"train.txt": "0 0\n", "test.txt": "0 1\n", "movies.dat": "1::A::B\n"}, "split"),
-        ({"movies.csv": "movieId,title,genres\n", "ratings.csv": "userId,movieId,rating,timestamp\n",
-          "items.csv": "id\n"}, "movielens"),
+        (
+            {
+                "movies.csv": "movieId,title,genres\n",
+                "ratings.csv": "userId,movieId,rating,timestamp\n",
+                "items.csv": "id\n",
+            },
+            "movielens",
+        ),
         ({"x.inter": "user_id:token\titem_id:token\n", "items.csv": "id\n"}, "recbole"),
         ({"movies.dat": "1::A::B\n", "ratings.dat": ""}, "ml1m"),
         ({"interactions.csv": "user,item\n"}, "generic"),
@@ -62,10 +62,14 @@ def test_unknown_inputs_are_refused(tmp_path: Path) -> None:
 
 
 def test_import_run_is_recorded_and_reimport_adds_nothing(tmp_path: Path) -> None:
-    folder = write(tmp_path / "g", {
-        "items.csv": "id,title\na,A\nb,B\n",
-        "interactions.csv": "user,item,type,timestamp\nu1,a,view,1\nu1,b,like,2\nu2,a,view,3\nu2,q,view,4\n",
-    })
+    folder = write(
+        tmp_path / "g",
+        {
+            "items.csv": "id,title\na,A\nb,B\n",
+            "interactions.csv": "user,item,type,timestamp\nu1,a,view,1\nu1,b,like,2\nu2,a,view,3"
+            "\nu2,q,view,4\n",
+        },
+    )
     seen: list[int] = []
 
     def progress(report: ImportReport) -> None:

@@ -30,6 +30,8 @@ from mediarec.datasets.media_scripts import SCRIPTS
 from mediarec.records import ItemRecord
 
 TOPICS = list(demo.TOPICS)
+
+
 @pytest.fixture(scope="session")
 def catalogue(demo_media: DemoMediaCatalogue) -> DemoMediaCatalogue:
     return demo_media

@@ -12,19 +12,12 @@ from mediarec.datasets import ImportFormatError, Row, detect_format, import_path
 from mediarec.records import EventRecord
 from mediarec.store import Store
 from tests.conftest import shared_dataset
+from tests.datasets.helpers import write
 
 # Remapped ids in the split files; the maps send them back to ML-1M ids.
 ITEM_MAP = "1193 0\n661 1\n914 2\n"
 USER_MAP = "1 0\n2 1\n"
 MOVIES = "movieId::title::genres\n1193::One Flew (1975)::Drama\n661::Peach (1996)::Animation|Musical\n"
-
-
-def write(folder: Path, files: dict[str, str | bytes]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        data = content.encode("utf-8") if isinstance(content, str) else content
-        (folder / name).write_bytes(data)
-    return folder
 
 
 def full(tmp_path: Path, **override: str | bytes) -> Path:
@@ -120,8 +113,15 @@ def test_description_file_problems(tmp_path: Path) -> None:
     assert "invalid JSON" in ds.bad_rows[0].reason
     assert ds.items[0].title == "One Flew (1975)", "titles still load without descriptions"
 
-    other = write(tmp_path / "other", {"train.txt": "0 0\n", "test.txt": "", "item_map.txt": "1193 0\n",
-                                       "desc.json": '{"1193": "A ward."}'})
+    other = write(
+        tmp_path / "other",
+        {
+            "train.txt": "0 0\n",
+            "test.txt": "",
+            "item_map.txt": "1193 0\n",
+            "desc.json": '{"1193": "A ward."}',
+        },
+    )
     assert load_dataset(other).items[0].metadata == {"description": "A ward."}, "any single .json"
 
     descriptions = b'{\n"1193": "A ward.",\n"914": "A \xff lady."\n}'
