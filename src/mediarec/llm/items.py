@@ -272,6 +272,60 @@ def check_item(obj: dict[str, Any], evidence: ItemEvidence) -> list[str]:
     return c.problems
 
 
+MIN_TAGS = 5
+
+
+def repair_item(obj: dict[str, Any], evidence: ItemEvidence) -> dict[str, Any]:
+    """Keep what is grounded instead of rejecting a whole answer for one slip.
+
+    Repeated tags are dropped; a tag that cites the wrong pieces but whose words do appear in
+    trusted evidence is re-cited to (up to three of) those pieces; a tag found nowhere is dropped.
+    A moment on a real transcript segment takes that segment's exact times. A description over the
+    word limit is cut after its last whole sentence that fits. What is left must still pass
+    :func:`check_item`.
+    """
+    out = dict(obj)
+    trusted = [p for p in evidence.pieces if not p.flagged]
+    kept: list[dict[str, Any]] = []
+    for entry in obj.get("tags", []):
+        if entry["tag"] in {t["tag"] for t in kept}:
+            continue
+        if check_item({"tags": [entry], "moments": []}, evidence):
+            support = [p.id for p in trusted if _stems(entry["tag"]) & _stems(p.text)][:3]
+            entry = {**entry, "evidence": support}
+            if not support or check_item({"tags": [entry], "moments": []}, evidence):
+                continue
+        kept.append(entry)
+    out["tags"] = kept
+    pieces = evidence.by_id()
+    moments = []
+    for m in obj.get("moments", []):
+        seg = pieces.get(m["segment"])
+        if seg is not None and seg.kind == "S" and seg.start is not None and seg.end is not None:
+            moments.append({**m, "start": seg.start, "end": seg.end})
+    out["moments"] = moments
+    words = str(obj.get("description", "")).split()
+    if len(words) > MAX_DESCRIPTION_WORDS:
+        head = " ".join(words[:MAX_DESCRIPTION_WORDS])
+        end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "))
+        out["description"] = head[: end + 1] if end > 0 else head
+    return out
+
+
+def _repaired_problems(obj: dict[str, Any], evidence: ItemEvidence) -> list[str]:
+    fixed = repair_item(obj, evidence)
+    problems = check_item(fixed, evidence)
+    kept = {t["tag"] for t in fixed["tags"]}
+    dropped = sorted({t["tag"] for t in obj.get("tags", [])} - kept)
+    if len(fixed["tags"]) < MIN_TAGS:
+        reasons = "; ".join(check_item({"tags": obj.get("tags", []), "moments": []}, evidence)) or "repeats"
+        problems.append(
+            f"only {len(fixed['tags'])} grounded tags, at least {MIN_TAGS} needed "
+            f"(dropped {', '.join(dropped) or 'none'}: {reasons})"
+        )
+    return problems
+
+
 def ground_tags(obj: dict[str, Any], evidence: ItemEvidence) -> dict[str, Any]:
     """Attach each tag's evidence records (text and times) so the stored result explains itself."""
     pieces = evidence.by_id()
@@ -305,7 +359,7 @@ class ItemUnderstanding:
 def understand_item(
     backend: Any, evidence: ItemEvidence, retries: int = 1, max_tokens: int = 700
 ) -> ItemUnderstanding:
-    """One item through the LLM: constrained JSON, schema + grounding checks, one retry."""
+    """One item through the LLM: constrained JSON, schema checks, repair, grounding checks, one retry."""
     from mediarec.llm.backends import CompletionOptions
     from mediarec.llm.scrub import as_data
     from mediarec.llm.structured import generate
@@ -314,12 +368,12 @@ def understand_item(
         backend,
         build_messages(evidence, as_data),
         ITEM_SCHEMA,
-        validate=lambda obj: check_item(obj, evidence),
+        validate=lambda obj: _repaired_problems(obj, evidence),
         retries=retries,
         options=CompletionOptions(max_tokens=max_tokens, schema_name="item"),
     )
     return ItemUnderstanding(
-        ground_tags(result.value, evidence),
+        ground_tags(repair_item(result.value, evidence), evidence),
         backend.model_id,
         PROMPT_VERSION,
         result.attempts,
