@@ -283,6 +283,8 @@ class MediaRec:
         ext = [str(loaded.model.item_ids[p]) for p in positions]
         items: dict[str, StoredItem] = self.store.items_by_external_ids(ext)
         anchors = self._anchors(loaded, positions, user_row) if user_row is not None else {}
+        # One query for every title the reasons will name, not one per recommendation.
+        anchor_titles = self._titles([str(loaded.model.item_ids[a]) for a in anchors.values()])
         out = []
         for pos, item_id, score in zip(positions, ext, scores, strict=True):
             stored = items.get(item_id)
@@ -292,7 +294,7 @@ class MediaRec:
                 reasons.append(Reason("popular", f"popular: {count} viewers", {"viewers": count}))
             elif pos in anchors:
                 anchor = str(loaded.model.item_ids[anchors[pos]])
-                title = self._titles([anchor]).get(anchor, anchor)
+                title = anchor_titles.get(anchor, anchor)
                 reasons.append(
                     Reason(
                         "similar_to_seen", f"because you watched {title}", {"item_id": anchor, "title": title}
@@ -345,26 +347,30 @@ class MediaRec:
         counts = np.asarray((data.matrix > 0).sum(axis=0)).ravel()
         seen = self.store.seen_items(user) if exclude_seen else set()
         attrs = self.store.item_attributes()
-        order = np.argsort(-counts, kind="stable")
-        out: list[Recommendation] = []
-        for pos in order:
-            item_id = str(data.item_ids[pos])
-            a = attrs.get(item_id)
-            if item_id in seen or a is None or (kind and a[0] != kind) or (creator and a[1] != creator):
+        chosen: list[int] = []
+        for pos in np.argsort(-counts, kind="stable"):
+            a = attrs.get(str(data.item_ids[pos]))
+            if (
+                str(data.item_ids[pos]) in seen
+                or a is None
+                or (kind and a[0] != kind)
+                or (creator and a[1] != creator)
+            ):
                 continue
-            count = int(counts[pos])
+            chosen.append(int(pos))
+            if len(chosen) >= n:
+                break
+        titles = self._titles([str(data.item_ids[p]) for p in chosen])
+        out: list[Recommendation] = []
+        for pos in chosen:
+            item_id, count = str(data.item_ids[pos]), int(counts[pos])
+            kind_, creator_, _ = attrs[item_id]
+            reason = Reason("popular", f"popular: {count} viewers", {"viewers": count})
             out.append(
                 Recommendation(
-                    item_id,
-                    float(count),
-                    self._titles([item_id]).get(item_id, item_id),
-                    a[0],
-                    a[1],
-                    (Reason("popular", f"popular: {count} viewers", {"viewers": count}),),
+                    item_id, float(count), titles.get(item_id, item_id), kind_, creator_, (reason,)
                 )
             )
-            if len(out) >= n:
-                break
         return out
 
     # -- privacy -----------------------------------------------------------------------------
