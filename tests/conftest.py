@@ -71,3 +71,20 @@ def demo_media(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from mediarec.datasets.media_demo import build_demo_media
 
     return build_demo_media(tmp_path_factory.mktemp("demo-media"))
+
+
+@pytest.fixture(scope="session")
+def fast_llm(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The fast kit LLM (qwen-0.5b through llama.cpp), loaded once per session and shared by every
+    test that needs a real model; skips with the reason when the kit or llama-cpp-python is missing."""
+    from importlib.util import find_spec
+
+    if find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python missing: pip install 'mediarec[llm]'")
+    kit = os.environ.get("MEDIAREC_KIT_DIR", "")
+    if not kit or not (Path(kit) / "qwen-0.5b").is_dir():
+        pytest.skip("no kit with qwen-0.5b: set MEDIAREC_KIT_DIR (mediarec models install --llm fast)")
+    from mediarec.llm.backends import backend_from_url
+
+    settings = Settings(home=str(tmp_path_factory.mktemp("llmhome")), kit_dir=kit)
+    return backend_from_url("llama://qwen-0.5b", settings)
