@@ -18,7 +18,9 @@ pick_python() {
     exit 1
 }
 
-# espeak-ng voices the demo's narrated clips; nothing else comes from apt.
+# espeak-ng voices the demo's narrated clips; chromium, installed with the `dev` extra only, is the
+# browser the dashboard tests drive (Playwright's own browser downloads are never used). Nothing
+# else comes from apt.
 ensure_apt() {
     local missing=()
     for pkg in "$@"; do
@@ -33,7 +35,9 @@ ensure_apt() {
 
 install_mediarec() {
     local extras="$1"
-    ensure_apt espeak-ng
+    local apt=(espeak-ng)
+    [[ ",$extras," == *",dev,"* ]] && apt+=(chromium)
+    ensure_apt "${apt[@]}"
     if [ ! -x "$VENV/bin/python" ]; then
         "$(pick_python)" -m venv "$VENV"
     fi

@@ -108,6 +108,28 @@ def test_evaluate_writes_markdown_and_json(export: Path, tmp_path: Path) -> None
     assert (out_dir / "report.md").read_text().startswith("# Evaluation")
 
 
+def test_evaluate_store_with_feature_models_and_cold_items(export: Path, tmp_path: Path) -> None:
+    """Without PATH the content models read the store's vectors; --cold adds the second table."""
+    import numpy as np
+
+    from mediarec.engine import MediaRec
+
+    home = tmp_path / "home"
+    run("import", str(export), home=home)
+    store = MediaRec(home).store
+    rng = np.random.default_rng(0)
+    for i in range(40):  # alice's videos point one way, bob's the other
+        store.add_feature(f"v{i}", "fused", "t/1", vector=np.eye(4)[0 if i < 20 else 1] + 0.2 * rng.random(4))
+    out_dir = tmp_path / "report"
+    args = ["--split", "random", "--models", "random,content,hybrid", "--cold", "0.25", "--out", str(out_dir)]
+    out = run("evaluate", *args, "-k", "5", home=home)
+    assert "cold-items" in out and "ranking only the 10 held-out items" in out
+    cold = json.loads((out_dir / "report-cold-items.json").read_text())
+    recall = {row["model"]: row["metrics"]["recall"] for row in cold["rows"]}
+    assert recall["content"] > recall["random"] and recall["hybrid"] > recall["random"]
+    assert cold["features"].startswith("stored fused vectors, 40 of 40 items")
+
+
 def test_missing_path_and_unknown_store_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(main, ["--home", str(tmp_path), "import", str(tmp_path / "missing")])
     assert result.exit_code != 0 and "does not exist" in result.output
@@ -143,6 +165,7 @@ def test_demo_runs_end_to_end_as_a_subprocess(tmp_path: Path) -> None:
     assert len(shown) == 3
     assert sum(int(a) for a, _ in shown) / sum(int(b) for _, b in shown) >= 0.8
     assert "because you watched" in out and "Recall@10" in out
+    assert (tmp_path / "mediarec-data" / "reports" / "demo" / "report.json").is_file(), "for the dashboard"
     again = demo()
     assert "3. ingested: 0 processed, 27 already done, 0 failed" in again
 

@@ -149,6 +149,67 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], workers: int, stages: tu
             click.echo(f"  failed {o.path!r} [{stage}]: {reason}")
 
 
+@main.command(epilog="Example: mediarec describe --model quality cooking-1 travel-2")
+@click.argument("items", nargs=-1)
+@click.option(
+    "--model",
+    default=None,
+    help="fast (qwen-0.5b), quality (qwen-1.5b), a kit model, a .gguf path or an http(s)://host/v1 "
+    "URL (default: the llm_url setting).",
+)
+@click.option("--force", is_flag=True, help="Describe again even when the stored result is current.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line per item.")
+@click.pass_context
+def describe(
+    ctx: click.Context, items: tuple[str, ...], model: str | None, force: bool, as_json: bool
+) -> None:
+    """Write each item's description, tags with evidence and key moments with the local LLM.
+
+    Reads what `mediarec ingest` stored (transcript, keyframe labels, on-screen text, audio tags);
+    ITEMS default to every ingested item. Items whose evidence, model and prompt are unchanged are
+    skipped; answers are cached, so an interrupted run resumes where it stopped. An item that fails
+    is reported and recorded, and the run goes on.
+    """
+    from tqdm import tqdm
+
+    from mediarec.llm.backends import LLMError
+    from mediarec.llm.describe import DescribeOptions
+
+    engine = _engine(ctx)
+    bar: dict[str, Any] = {}
+
+    def progress(done: int, total: int, o: Any) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, desc="describe", unit="item", disable=as_json)
+        bar["bar"].update(1)
+        if as_json:
+            click.echo(json.dumps(o.__dict__ | {"tokens_per_second": round(o.tokens_per_second, 2)}))
+        elif o.status == "failed":
+            tqdm.write(f"  failed {o.item_id}: {o.error}")
+        elif o.status == "described":
+            tqdm.write(
+                f"  {o.item_id}: {o.seconds:.1f}s, {o.completion_tokens} tokens "
+                f"({o.tokens_per_second:.1f}/s), tags: {', '.join(o.tags)}"
+            )
+
+    try:
+        summary = engine.describe(list(items) or None, model, DescribeOptions(force=force), progress)
+    except (LLMError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if "bar" in bar:
+            bar["bar"].close()
+    if not as_json:
+        click.echo(
+            f"describe with {summary.model_id}: {summary.count('described')} described, "
+            f"{summary.count('cached')} from the cache, {summary.count('current')} already current, "
+            f"{summary.count('failed')} failed in {summary.seconds:.1f}s "
+            f"({summary.tokens_per_second:.1f} tokens/s)"
+        )
+    if summary.count("failed"):
+        ctx.exit(1)
+
+
 @main.command(epilog="Example: mediarec show media-3f2a9c0d1e4b")
 @click.argument("item")
 @click.option("--json", "as_json", is_flag=True, help="Print every stage's payload as JSON.")
@@ -193,8 +254,9 @@ def _print_recs(recs: list[Any], as_json: bool) -> None:
         click.echo(json.dumps([r.to_dict() for r in recs], indent=2, ensure_ascii=False))
         return
     for rank, r in enumerate(recs, start=1):
-        why = "; ".join(reason.text for reason in r.reasons)
-        click.echo(f"{rank:>3}. {r.title}  [{r.item_id}]  score={r.score:.3f}  ({why})")
+        click.echo(f"{rank:>3}. {r.title}  [{r.item_id}]  score={r.score:.3f}")
+        for reason in r.reasons:
+            click.echo(f"       - {reason.kind}: {reason.text}")
 
 
 @main.command(epilog="Example: mediarec recommend 42 -n 5 --kind video")
@@ -204,6 +266,10 @@ def _print_recs(recs: list[Any], as_json: bool) -> None:
 @click.option("--include-seen", is_flag=True, help="Do not filter items the user already interacted with.")
 @click.option("--kind", type=click.Choice(["video", "audio"]), default=None, help="Only this kind of item.")
 @click.option("--creator", default=None, help="Only items by this creator.")
+@click.option("--diversity", type=click.FloatRange(0, 1), default=None, help="MMR lambda (1: no diversity).")
+@click.option("--max-per-creator", type=click.IntRange(0), default=None, help="Cap items per creator.")
+@click.option("--max-per-topic", type=click.IntRange(0), default=None, help="Cap items per topic.")
+@click.option("--explore", type=click.FloatRange(0, 1), default=None, help="Exploration rate for new items.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def recommend(
@@ -214,11 +280,25 @@ def recommend(
     include_seen: bool,
     kind: str | None,
     creator: str | None,
+    diversity: float | None,
+    max_per_creator: int | None,
+    max_per_topic: int | None,
+    explore: float | None,
     as_json: bool,
 ) -> None:
-    """Recommend items for USER, each with the reason it was chosen."""
-    recs = _engine(ctx).recommend(
-        user, n=n, exclude_seen=not include_seen, kind=kind, creator=creator, model=model
+    """Recommend items for USER, each with its reasons and their evidence.
+
+    Ranking options default to the rank_* settings; the flags override them for this call.
+    """
+    engine = _engine(ctx)
+    options = engine.rank_options.with_overrides(
+        mmr_lambda=diversity,
+        max_per_creator=max_per_creator,
+        max_per_topic=max_per_topic,
+        explore_epsilon=explore,
+    )
+    recs = engine.recommend(
+        user, n=n, exclude_seen=not include_seen, kind=kind, creator=creator, model=model, options=options
     )
     _print_recs(recs, as_json)
 
@@ -242,7 +322,7 @@ def similar(ctx: click.Context, item: str, n: int, model: str | None, as_json: b
 
 @main.command(
     epilog="Example: mediarec evaluate ../shared/data/ml-1m-llm --split given "
-    "--models random,popularity,itemknn,itemknn-bm25,als,bpr"
+    "--models random,popularity,itemknn-bm25,als,bpr,content,hybrid --cold 0.2"
 )
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "fmt", default=None, help="Source format (default: detected).")
@@ -266,6 +346,13 @@ def similar(ctx: click.Context, item: str, n: int, model: str | None, as_json: b
     default=None,
     help="Folder for report.md/.json/.png (default: <home>/reports/<time>).",
 )
+@click.option(
+    "--cold",
+    default=0.0,
+    show_default=True,
+    help="Also run the cold-item protocol: hold out this share of items entirely and rank them "
+    "among themselves (e.g. 0.2); a second table in the same report.",
+)
 @click.pass_context
 def evaluate(
     ctx: click.Context,
@@ -276,14 +363,15 @@ def evaluate(
     k: int,
     params: tuple[str, ...],
     out: Path | None,
+    cold: float,
 ) -> None:
     """Compare models on one split with full-ranking metrics; writes Markdown and JSON.
 
     PATH is a dataset in any importable format; without it, the store's own data is used.
     """
     from mediarec.datasets import ImportFormatError, load_dataset
+    from mediarec.eval import EvalOptions, Report, to_markdown, write_report
     from mediarec.eval import evaluate as run_evaluation
-    from mediarec.eval import to_markdown, write_report
 
     engine = _engine(ctx)
     started = time.perf_counter()
@@ -307,6 +395,20 @@ def evaluate(
     def progress(message: str) -> None:
         click.echo(f"  {message}", err=True)
 
+    features, source = None, ""
+    if any(n in _model_names() and _uses_features(n) for n in names):
+        from mediarec.features import dataset_item_features
+
+        def embedded(done: int, total: int) -> None:
+            progress(f"embedding item texts: {done}/{total}")
+
+        try:
+            features, source = dataset_item_features(
+                dataset, engine.settings, store=None if path else engine.store, progress=embedded
+            )
+        except Exception as exc:  # ModelNotInstalled, no vectors: say why and stop
+            raise click.ClickException(f"item features for the content models: {exc}") from None
+        progress(f"item features: {source}")
     try:
         report = run_evaluation(
             dataset,
@@ -316,12 +418,25 @@ def evaluate(
             seed=engine.settings.seed,
             model_params=per_model,
             progress=progress,
+            item_features=features,
+            features_source=source,
         )
+        extra: list[Report] = []
+        if cold:
+            extra.append(
+                run_evaluation(
+                    dataset, "cold-items", names, k=k, seed=engine.settings.seed,
+                    model_params=per_model, progress=progress, item_features=features,
+                    features_source=source, options=EvalOptions(test_fraction=cold),
+                )
+            )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     folder = out or engine.home / "reports" / time.strftime("%Y%m%d-%H%M%S")
-    written = write_report(report, folder)
+    written = write_report(report, folder, extra=extra)
     click.echo(to_markdown(report))
+    for r in extra:
+        click.echo(to_markdown(r, heading="##"))
     click.echo(f"\nwrote {', '.join(str(p) for p in written)} in {time.perf_counter() - started:.1f}s total")
 
 
@@ -331,12 +446,18 @@ def _model_names() -> list[str]:
     return list(MODELS)
 
 
-@main.command(epilog="Example: mediarec serve --port 8000   (then open http://127.0.0.1:8000/docs)")
+def _uses_features(name: str) -> bool:
+    from mediarec.recommenders import MODELS
+
+    return MODELS[name][0].uses_item_features
+
+
+@main.command(epilog="Example: mediarec serve --port 8000   (then open http://127.0.0.1:8000/)")
 @click.option("--host", default=None, help="Address to listen on (default: the host setting, 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default: the port setting, 8000).")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Run the HTTP API (OpenAPI at /docs); writes need the API key."""
+    """Run the HTTP API (OpenAPI at /docs) and the web dashboard (at /); writes need the API key."""
     try:
         import uvicorn
 
@@ -344,10 +465,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     except ImportError as exc:
         raise click.ClickException(f"{exc}; install the extra: pip install 'mediarec[serve]'") from None
     engine = _engine(ctx)
-    app = create_app(engine)
     s = engine.settings
+    listen = host or s.host
+    app = create_app(engine, host=listen)
     click.echo(f"API key for writes (X-API-Key): {app.state.api_key_hint}", err=True)
-    uvicorn.run(app, host=host or s.host, port=port or s.port, log_level="info")
+    shown = f"[{listen}]" if ":" in listen else listen
+    login = " (log in with the API key)" if app.state.dashboard_access.login_required else ""
+    click.echo(f"Dashboard: http://{shown}:{port or s.port}/{login}", err=True)
+    uvicorn.run(app, host=listen, port=port or s.port, log_level="info")
 
 
 @main.group(epilog="Example: mediarec models install")
@@ -409,6 +534,64 @@ def delete_user(ctx: click.Context, user: str) -> None:
     click.echo(
         f"deleted {user}: {result['events_deleted']} events, scrubbed from {result['models_scrubbed']} models"
     )
+
+
+@main.command(epilog="Example: mediarec profile 42 --remove-tag horror --add-tag jazz --regenerate")
+@click.argument("user")
+@click.option("--regenerate", is_flag=True, help="Write a new version with the LLM (slow on a CPU).")
+@click.option("--text", default=None, help='Your own profile text, kept over regenerations ("" drops it).')
+@click.option("--add-tag", "add_tags", multiple=True, help="Tag always shown (repeatable).")
+@click.option("--remove-tag", "remove_tags", multiple=True, help="Tag never shown again (repeatable).")
+@click.option("--delete", "delete", is_flag=True, help="Delete the profile only (events stay).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def profile(
+    ctx: click.Context,
+    user: str,
+    regenerate: bool,
+    text: str | None,
+    add_tags: tuple[str, ...],
+    remove_tags: tuple[str, ...],
+    delete: bool,
+    as_json: bool,
+) -> None:
+    """Show USER's taste profile; edit it, regenerate it with the LLM, or delete it.
+
+    Edits are applied first, then the regeneration, so a removed tag is not offered to the model.
+    """
+    from mediarec.llm.backends import LLMError
+    from mediarec.store.profiles import UnknownUserError
+
+    engine = _engine(ctx)
+    if delete:
+        if regenerate or text is not None or add_tags or remove_tags:
+            raise click.UsageError("--delete cannot be combined with edits or --regenerate")
+        result = engine.delete_profile(user)
+        click.echo(
+            json.dumps({"user_id": user, **result})
+            if as_json
+            else f"deleted the profile of {user}: {result['versions_deleted']} versions, "
+            f"{result['edits_deleted']} edits"
+        )
+        return
+    try:
+        if text is not None or add_tags or remove_tags:
+            engine.edit_profile(user, text, add_tags, remove_tags)
+        if regenerate:
+            click.echo(f"generating the profile of {user} ...", err=True)
+            engine.regenerate_profile(user)
+    except (UnknownUserError, ValueError, LLMError) as exc:
+        raise click.ClickException(str(exc)) from None
+    shown = engine.profile(user)
+    if shown is None:
+        raise click.ClickException(f"no profile for {user} yet: run `mediarec profile {user} --regenerate`")
+    if as_json:
+        click.echo(json.dumps(shown.to_dict(), indent=2, ensure_ascii=False))
+        return
+    made = f"version {shown.version} by {shown.model_id}" if shown.version else "not generated yet"
+    click.echo(f"taste profile of {user} ({made}{', edited by the user' if shown.edited else ''})")
+    click.echo(shown.text or "(no text)")
+    click.echo("interests: " + ", ".join(f"{i.tag} {i.weight:.2f}" for i in shown.interests))
 
 
 @main.command(epilog="Example: mediarec --home /tmp/demo demo")

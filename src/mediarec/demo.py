@@ -50,6 +50,36 @@ def understand_media(engine: MediaRec, echo: Callable[[str], None], workers: int
     return catalogue
 
 
+def describe_clips(engine: MediaRec, catalogue: Any, echo: Callable[[str], None], per_topic: int = 1) -> None:
+    """Step 3b: the fast local LLM describes ``per_topic`` narrated clips of each topic (the rest
+    with `mediarec describe`); skipped with the reason when no local LLM is installed."""
+    from mediarec.llm.backends import LLMError
+
+    chosen: dict[str, list[str]] = {}
+    for clip in catalogue.clips:
+        if clip.truth.script and len(chosen.setdefault(clip.topic, [])) < per_topic:
+            chosen[clip.topic].append(clip.id)
+    items = [i for ids in chosen.values() for i in ids]
+
+    def progress(done: int, total: int, o: Any) -> None:
+        if o.status == "failed":
+            echo(f"     {o.item_id}: no valid answer ({o.error})")
+        elif o.status == "described":
+            speed = f"{o.seconds:.0f}s, {o.tokens_per_second:.1f} tokens/s"
+            echo(f"     {o.item_id}: {', '.join(o.tags)} ({speed})")
+
+    try:
+        summary = engine.describe(items, model="fast", progress=progress)
+    except (LLMError, ImportError) as exc:
+        echo(f"3b. LLM descriptions skipped: {exc}")
+        return
+    echo(
+        f"3b. the fast local LLM described {summary.count('described')} clips "
+        f"({summary.count('current')} already done, {summary.count('cached')} from the cache, "
+        f"{summary.count('failed')} failed); `mediarec describe` does the rest"
+    )
+
+
 def run_demo(
     engine: MediaRec, show_users: int = 3, echo: Callable[[str], None] = print, workers: int = 2
 ) -> dict[str, float]:
@@ -58,6 +88,7 @@ def run_demo(
 
     echo(f"mediarec demo — data home: {engine.home.resolve()}")
     catalogue = understand_media(engine, echo, workers)
+    describe_clips(engine, catalogue, echo)
     first = catalogue.clips[0]
     echo(f"4. what mediarec understood about '{first.title}' (`mediarec show {first.id}`):")
     for line in describe(engine.store.get_item(first.id), engine.understanding(first.id)):
@@ -105,5 +136,12 @@ def run_demo(
     )
     for row in result.rows:
         echo(f"     {row.model:<12} Recall@10={row.metrics['recall']:.3f}  NDCG@10={row.metrics['ndcg']:.3f}")
-    echo("Next: `mediarec serve` for the HTTP API (docs at http://127.0.0.1:8000/docs).")
+    from mediarec.eval import write_report
+
+    # Saved where `mediarec evaluate` saves its reports, so the dashboard's Evaluation page shows it.
+    write_report(result, engine.home / "reports" / "demo")
+    echo(
+        "Next: `mediarec serve`, then open the dashboard at http://127.0.0.1:8000/ "
+        "(API docs at http://127.0.0.1:8000/docs)."
+    )
     return shares

@@ -8,54 +8,40 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from mediarec import recommenders
 from mediarec.datasets import Dataset, EventTable, ImportReport, import_path
 from mediarec.interactions import Interactions, InteractionWeights, from_events
+from mediarec.rank import ModelRef, Ranker, RankOptions, RankResult, Reason, Recommendation
 from mediarec.recommenders import Recommender, repository
 from mediarec.records import EventRecord, ItemRecord
 from mediarec.settings import Settings, load_settings
 from mediarec.store import Store, StoredItem
 
+if TYPE_CHECKING:
+    from mediarec.llm.backends import LLMBackend
+    from mediarec.llm.describe import DescribeOptions, DescribeOutcome, DescribeSummary
+    from mediarec.users import Interest, ProfileDraft, ProfileOptions, TasteProfile
+
+
+LLM_ALIASES = {"fast": "llama://qwen-0.5b", "quality": "llama://qwen-1.5b"}
+
+
+def llm_url(model: str) -> str:
+    """``fast``/``quality``, a kit model name (``qwen-1.5b``) or a URL, as an LLM URL."""
+    if model in LLM_ALIASES:
+        return LLM_ALIASES[model]
+    return model if "://" in model else f"llama://{model}"
+
 
 class UnknownItemError(KeyError):
     def __str__(self) -> str:
         return f"unknown item {self.args[0]!r}"
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why an item is recommended: ``kind`` names the rule, ``evidence`` points at what supports it."""
-
-    kind: str  # "similar_to_seen" | "popular" | "collaborative"
-    text: str
-    evidence: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    item_id: str
-    score: float
-    title: str
-    kind: str | None = None
-    creator: str | None = None
-    reasons: tuple[Reason, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "item_id": self.item_id,
-            "score": self.score,
-            "title": self.title,
-            "kind": self.kind,
-            "creator": self.creator,
-            "reasons": [{"kind": r.kind, "text": r.text, "evidence": r.evidence} for r in self.reasons],
-        }
 
 
 @dataclass(frozen=True)
@@ -70,13 +56,20 @@ class _Loaded:
 class MediaRec:
     """A mediarec installation rooted at a data home."""
 
-    def __init__(self, home: str | Path | None = None, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        settings: Settings | None = None,
+        llm: LLMBackend | None = None,  # None: the backend the llm_url setting names, on first use
+    ) -> None:
         self.settings = settings or load_settings(home)
         self.home = self.settings.home_path
         self.home.mkdir(parents=True, exist_ok=True)
         self._store: Store | None = None
         self._models: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
+        self._llm = llm
+        self._ranker = Ranker()
 
     @property
     def store(self) -> Store:
@@ -138,6 +131,33 @@ class MediaRec:
                 }
         return out
 
+    def describe(
+        self,
+        items: Sequence[str] | None = None,
+        model: str | None = None,
+        options: DescribeOptions | None = None,
+        progress: Callable[[int, int, DescribeOutcome], None] | None = None,
+    ) -> DescribeSummary:
+        """The LLM's description, tags with evidence and key moments for ingested items (default:
+        every item with content features). ``model``: ``fast``, ``quality``, a kit model name or an
+        LLM URL; default the ``llm_url`` setting."""
+        from mediarec.kit.locate import ModelNotInstalled
+        from mediarec.llm.backends import backend_from_url
+        from mediarec.llm.cache import ResultCache
+        from mediarec.llm.describe import describe_items
+
+        backend = backend_from_url(llm_url(model), self.settings) if model else self.llm_backend()
+        embed = None
+        if options is None or options.embed:
+            from mediarec.understand.text import MiniLM
+
+            try:
+                embed = MiniLM.from_settings(self.settings).encode
+            except ModelNotInstalled:
+                embed = None  # the text vector is a bonus; the description does not need it
+        with ResultCache(self.llm_cache_dir) as cache:
+            return describe_items(self.store, backend, items, options, cache, embed, progress)
+
     # -- training ----------------------------------------------------------------------------
     @property
     def weights(self) -> InteractionWeights:
@@ -186,7 +206,17 @@ class MediaRec:
         data = self.interactions()
         if data.nnz == 0:
             raise ValueError("the store holds no positive interactions yet; import some first")
-        fitted = recommenders.create(name, **{**self.model_params(name), **params}).fit(data)
+        created = recommenders.create(name, **{**self.model_params(name), **params})
+        features = None
+        if created.uses_item_features:
+            # Content and hybrid models read each item's newest fused (else text) vector.
+            from mediarec.features import align, store_item_vectors
+
+            found = store_item_vectors(self.store, data.item_ids)
+            if found is None:
+                raise ValueError(f"model {name!r} needs item vectors; run `mediarec ingest` first")
+            features = align(found, data.item_ids)
+        fitted = created.fit(data, item_features=features)
         path = repository.save(fitted, self.home, name)
         return path, fitted
 
@@ -215,18 +245,10 @@ class MediaRec:
                 self._models[name] = current
             return current
 
-    def _candidates(self, loaded: _Loaded, kind: str | None, creator: str | None) -> np.ndarray | None:
-        if not kind and not creator:
-            return None
-        attrs = self.store.item_attributes()
-        keep = [
-            pos
-            for pos, ext in enumerate(loaded.model.item_ids)
-            if (a := attrs.get(str(ext))) is not None
-            and (not kind or a[0] == kind)
-            and (not creator or a[1] == creator)
-        ]
-        return np.asarray(keep, dtype=np.int64)
+    @property
+    def rank_options(self) -> RankOptions:
+        """Ranking defaults from the ``rank_*`` settings."""
+        return RankOptions.from_settings(self.settings)
 
     def recommend(
         self,
@@ -236,29 +258,43 @@ class MediaRec:
         kind: str | None = None,
         creator: str | None = None,
         model: str | None = None,
+        options: RankOptions | None = None,
     ) -> list[Recommendation]:
-        """Top-``n`` items for a user. Users the model has not seen get popular items instead."""
+        """Top-``n`` items for a user, each with its reasons. See :meth:`rank`."""
+        return self.rank(user, n, exclude_seen, kind, creator, model, options).items
+
+    def rank(
+        self,
+        user: str,
+        n: int = 10,
+        exclude_seen: bool = True,
+        kind: str | None = None,
+        creator: str | None = None,
+        model: str | None = None,
+        options: RankOptions | None = None,
+    ) -> RankResult:
+        """Rank for a user with :mod:`mediarec.rank` (sources, blend, filters, MMR, exploration).
+
+        The user's events are read from the store on every call: seen items are filtered and, for
+        ALS and item-kNN, new events fold into the user's scores at once, without retraining. A user
+        with neither a model row nor events gets popular items (``fallback``); before any model is
+        trained, everyone does.
+        """
         loaded = self.loaded(model)
         if loaded is None:
-            return self._popular_from_store(user, n, exclude_seen, kind, creator)
-        seen_now = self.store.seen_items(user) if exclude_seen else set()
-        exclude = [loaded.item_index[i] for i in seen_now if i in loaded.item_index]
-        candidates = self._candidates(loaded, kind, creator)
-        row = loaded.user_index.get(user)
-        if row is None:
-            scores = loaded.popularity.copy()
-            scores[exclude] = -np.inf
-            if candidates is not None:
-                mask = np.ones(len(scores), dtype=bool)
-                mask[candidates] = False
-                scores[mask] = -np.inf
-            order = [int(i) for i in np.argsort(-scores, kind="stable")[:n] if np.isfinite(scores[i])]
-            return self._build(loaded, order, scores[order], user_row=None, fallback=True)
-        ids, scores = loaded.model.recommend(
-            [row], n=n, filter_seen=exclude_seen, candidates=candidates, exclude=[exclude]
+            return RankResult(self._popular_from_store(user, n, exclude_seen, kind, creator), fallback=True)
+        ref = ModelRef(loaded.path, loaded.model, loaded.user_index, loaded.popularity)
+        return self._ranker.rank(
+            self.store,
+            ref,
+            user,
+            n,
+            weights=self.weights,
+            options=options or self.rank_options,
+            exclude_seen=exclude_seen,
+            kind=kind,
+            creator=creator,
         )
-        keep = ids[0] >= 0
-        return self._build(loaded, ids[0][keep].tolist(), scores[0][keep], user_row=row, fallback=False)
 
     def similar(self, item: str, n: int = 10, model: str | None = None) -> list[Recommendation]:
         loaded = self.loaded(model)
@@ -271,39 +307,18 @@ class MediaRec:
         finite = np.isfinite(scores[0])
         title = self._titles([item]).get(item, item)
         reason = Reason("similar_item", f"similar to {title}", {"item_id": item, "title": title})
-        out = self._build(loaded, ids[0][finite].tolist(), scores[0][finite], user_row=None, fallback=False)
+        out = self._build(loaded, ids[0][finite].tolist(), scores[0][finite])
         return [Recommendation(r.item_id, r.score, r.title, r.kind, r.creator, (reason,)) for r in out]
 
     def _titles(self, ids: Sequence[str]) -> dict[str, str]:
         return {k: v.title or k for k, v in self.store.items_by_external_ids(ids).items()}
 
-    def _build(
-        self, loaded: _Loaded, positions: list[int], scores: np.ndarray, user_row: int | None, fallback: bool
-    ) -> list[Recommendation]:
+    def _build(self, loaded: _Loaded, positions: list[int], scores: np.ndarray) -> list[Recommendation]:
         ext = [str(loaded.model.item_ids[p]) for p in positions]
         items: dict[str, StoredItem] = self.store.items_by_external_ids(ext)
-        anchors = self._anchors(loaded, positions, user_row) if user_row is not None else {}
-        # One query for every title the reasons will name, not one per recommendation.
-        anchor_titles = self._titles([str(loaded.model.item_ids[a]) for a in anchors.values()])
         out = []
-        for pos, item_id, score in zip(positions, ext, scores, strict=True):
+        for item_id, score in zip(ext, scores, strict=True):
             stored = items.get(item_id)
-            reasons: list[Reason] = []
-            if fallback:
-                count = int(loaded.popularity[pos])
-                reasons.append(Reason("popular", f"popular: {count} viewers", {"viewers": count}))
-            elif pos in anchors:
-                anchor = str(loaded.model.item_ids[anchors[pos]])
-                title = anchor_titles.get(anchor, anchor)
-                reasons.append(
-                    Reason(
-                        "similar_to_seen", f"because you watched {title}", {"item_id": anchor, "title": title}
-                    )
-                )
-            else:
-                reasons.append(
-                    Reason("collaborative", f"liked by viewers with your taste ({loaded.model.name})", {})
-                )
             out.append(
                 Recommendation(
                     item_id=item_id,
@@ -311,33 +326,9 @@ class MediaRec:
                     title=stored.title if stored and stored.title else item_id,
                     kind=stored.kind if stored else None,
                     creator=stored.creator if stored else None,
-                    reasons=tuple(reasons),
                 )
             )
         return out
-
-    def _anchors(self, loaded: _Loaded, positions: list[int], user_row: int) -> dict[int, int]:
-        """For each recommended item, the user's training item most similar to it (cosine over the
-        model's item vectors): the evidence behind "because you watched X"."""
-        model = loaded.model
-        assert model.seen is not None
-        history = model.seen[user_row].indices
-        if not len(history) or not positions:
-            return {}
-        vectors = model.item_vectors()
-        if isinstance(vectors, sp.spmatrix | sp.sparray):
-            rec = np.asarray(vectors[positions].toarray(), dtype=np.float32)
-            hist = np.asarray(vectors[history].toarray(), dtype=np.float32)
-        else:
-            rec = np.asarray(vectors[positions], dtype=np.float32)
-            hist = np.asarray(vectors[history], dtype=np.float32)
-        rec /= np.maximum(np.linalg.norm(rec, axis=1, keepdims=True), 1e-12)
-        hist /= np.maximum(np.linalg.norm(hist, axis=1, keepdims=True), 1e-12)
-        sims = rec @ hist.T
-        best = sims.argmax(axis=1)
-        return {
-            p: int(history[b]) for p, b, s in zip(positions, best, sims.max(axis=1), strict=True) if s > 0
-        }
 
     def _popular_from_store(
         self, user: str, n: int, exclude_seen: bool, kind: str | None, creator: str | None
@@ -373,9 +364,83 @@ class MediaRec:
             )
         return out
 
+    # -- taste profiles (mediarec.users) ------------------------------------------------------
+    @property
+    def llm_cache_dir(self) -> Path:
+        """Folder of the LLM result cache (``llm-cache.sqlite``)."""
+        return self.home / "llm"
+
+    def llm_backend(self) -> LLMBackend:
+        """The backend the ``llm_url`` setting names, made once, so a local model loads once."""
+        with self._lock:
+            if self._llm is None:
+                from mediarec.kit.locate import ModelNotInstalled
+                from mediarec.llm.backends import LLMError, backend_from_settings
+
+                try:
+                    self._llm = backend_from_settings(self.settings)
+                except ModelNotInstalled as exc:  # one error type for "no LLM to ask"
+                    raise LLMError(str(exc)) from exc
+            return self._llm
+
+    def _profile_options(self) -> ProfileOptions:
+        from mediarec.users import HistoryOptions, ProfileOptions
+
+        return ProfileOptions(history=HistoryOptions(weights=self.weights))
+
+    def interests(self, user: str, limit: int = 20) -> list[Interest]:
+        """Weighted interest tags computed from the user's events (no LLM)."""
+        from mediarec.users import user_interests
+
+        return user_interests(self.store, user, self._profile_options().history, limit)
+
+    def profile(self, user: str) -> TasteProfile | None:
+        """The user's taste profile as shown: newest generated version with their edits applied."""
+        from mediarec.users import shown_profile
+
+        return shown_profile(self.store, user)
+
+    def draft_profile(self, user: str, backend: LLMBackend | None = None) -> ProfileDraft:
+        """Generate a profile without storing it (slow: the LLM runs here)."""
+        from mediarec.users import draft_profile
+
+        llm = backend or self.llm_backend()
+        return draft_profile(self.store, user, llm, self.llm_cache_dir, self._profile_options())
+
+    def save_profile(self, draft: ProfileDraft) -> TasteProfile:
+        from mediarec.users import save_draft
+
+        return save_draft(self.store, draft)
+
+    def regenerate_profile(self, user: str, backend: LLMBackend | None = None) -> TasteProfile:
+        """A new profile version from the current history; the user's edits stay applied."""
+        return self.save_profile(self.draft_profile(user, backend))
+
+    def edit_profile(
+        self,
+        user: str,
+        text: str | None = None,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+    ) -> TasteProfile:
+        """Keep the user's own text (``""`` drops it) and tag changes over every regeneration."""
+        from mediarec.users import edit_profile
+
+        return edit_profile(self.store, user, text, add_tags, remove_tags)
+
+    def delete_profile(self, user: str) -> dict[str, int]:
+        """Delete the profile only (every version, the edits, cached answers); events stay."""
+        from mediarec.users import delete_profile
+
+        return delete_profile(self.store, user, self.llm_cache_dir)
+
     # -- privacy -----------------------------------------------------------------------------
     def delete_user(self, user: str) -> dict[str, int]:
         """Delete a user everywhere: events in the store and their rows in every saved model."""
+        from mediarec.users import forget_results
+
+        # The store cascade removes the profile; the cached LLM answers behind it go here.
+        forget_results(self.store.profiles.result_keys(user), self.llm_cache_dir)
         events = self.store.delete_user(user)
         # Hold the model lock throughout: a request meanwhile must neither load a version that still
         # holds the user nor find the folder missing while it is swapped.

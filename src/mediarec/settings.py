@@ -51,6 +51,51 @@ class Settings:
     popularity_half_life_days: float = _s(
         30.0, "Half-life of the popularity model's time decay; 0 turns decay off."
     )
+    rank_candidates: int = _s(
+        200, "Ranking: candidates taken from each source (CF, content, trending, fresh)."
+    )
+    rank_weight_cf: float = _s(
+        1.0, "Ranking: blend weight of the collaborative model's (min-max normalised) scores."
+    )
+    rank_weight_content: float = _s(
+        0.3,
+        "Ranking: blend weight of neighbours of the user's recent items (content vectors, else the model's).",
+    )
+    rank_weight_trending: float = _s(
+        0.1, "Ranking: blend weight of trending (time-decayed recent popularity)."
+    )
+    rank_weight_fresh: float = _s(0.05, "Ranking: blend weight of fresh uploads, newest first.")
+    rank_weight_cold: float = _s(
+        0.5,
+        "Ranking: items added after training have no CF score; their content score counts this much instead.",
+    )
+    rank_recent_items: int = _s(20, "Ranking: the user's latest positive items that seed content neighbours.")
+    rank_trending_window_days: float = _s(
+        14.0, "Ranking: trending counts events this many days back from the newest event."
+    )
+    rank_trending_half_life_days: float = _s(3.0, "Ranking: an event this old counts half in trending.")
+    rank_fresh_days: float = _s(30.0, "Ranking: items added within this many days count as new.")
+    rank_watched_fraction: float = _s(
+        0.9,
+        "Ranking: items the user viewed to at least this fraction are never recommended, even with "
+        "seen items included; 0 turns it off.",
+    )
+    rank_freshness_boost: float = _s(
+        0.05, "Ranking: bonus added to a brand-new item's blended score, halving every freshness half-life."
+    )
+    rank_freshness_half_life_days: float = _s(7.0, "Ranking: half-life of the freshness boost.")
+    rank_mmr_lambda: float = _s(
+        0.8, "Ranking: MMR diversity trade-off; 1 ranks by relevance alone, lower values favour variety."
+    )
+    rank_mmr_pool: int = _s(100, "Ranking: how many of the best blended candidates MMR chooses from.")
+    rank_max_per_creator: int = _s(0, "Ranking: at most this many items by one creator per list; 0 = no cap.")
+    rank_max_per_topic: int = _s(0, "Ranking: at most this many items sharing a topic per list; 0 = no cap.")
+    rank_explore_epsilon: float = _s(
+        0.05, "Ranking: chance that a slot after the first goes to a new, little-seen item (seeded per user)."
+    )
+    rank_explore_max_viewers: int = _s(
+        3, "Ranking: items with fewer training viewers than this may be explored."
+    )
     threads: int = _s(0, "Threads for model training (0 = all cores).")
     seed: int = _s(42, "Random seed for training, splits and the random baseline.")
     kit_dir: str = _s(

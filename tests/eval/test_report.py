@@ -96,3 +96,21 @@ def test_write_report_without_matplotlib(tmp_path: Path, monkeypatch: pytest.Mon
     assert [p.name for p in paths] == ["report.md", "report.json"]
     assert not (tmp_path / "report.png").exists()
     assert PLOT_MISSING in paths[0].read_text()
+
+
+def test_extra_reports_become_sections_and_files(tmp_path: Path) -> None:
+    import dataclasses
+
+    warm = sample_report()
+    cold = dataclasses.replace(
+        sample_report(), split="cold-items", split_description="held-out items", n_candidates=40,
+        ild_space="the item feature vectors", features="synthetic",
+    )
+    written = write_report(warm, tmp_path, extra=[cold])
+    names = {p.name for p in written}
+    assert {"report.md", "report.json", "report-cold-items.json"} <= names
+    md = (tmp_path / "report.md").read_text()
+    assert md.startswith("# Evaluation: tiny") and "## Evaluation: tiny, cold-items" in md
+    assert "ranking only the 40 held-out items (of 9,742)" in md and "Item features: synthetic" in md
+    assert json.loads((tmp_path / "report.json").read_text())["split"] == "temporal"  # main report alone
+    assert json.loads((tmp_path / "report-cold-items.json").read_text())["n_candidates"] == 40

@@ -139,3 +139,39 @@ def test_movielens_latest_small_temporal() -> None:
     plain = evaluate(ds, "temporal", ["popularity"], k=20, model_params={"popularity": {"half_life_days": 0}})
     print(f"all-time popularity Recall@20: {recall(plain, 'popularity'):.4f}")
     assert recall(report, "als") > recall(plain, "popularity")
+
+
+def _community_features(ds: Dataset, noise: float = 0.5, seed: int = 0) -> np.ndarray:
+    """One direction per community of ``communities()`` (items item0..item199, 50 per community)."""
+    rng = np.random.default_rng(seed)
+    ids = ds.item_ids
+    community = np.array([int(str(i)[4:]) // 50 for i in ids])
+    return (np.eye(8)[community] + noise * rng.standard_normal((len(ids), 8))).astype(np.float32)
+
+
+def test_cold_items_protocol_ranks_only_held_out_items() -> None:
+    ds = communities()
+    features = _community_features(ds)
+    models = ["random", "popularity", "als", "content", "hybrid"]
+    params = {"als": FAST["als"], "hybrid": {"l2": 50.0}}
+    report = evaluate(ds, "cold-items", models, k=10, model_params=params, item_features=features,
+                      features_source="synthetic")
+    assert report.split == "cold-items" and report.n_candidates == 40
+    assert report.features == "synthetic" and "feature" in report.ild_space
+    # Random over 40 held-out items, ~10 of them in the user's community: recall near 10/40.
+    assert recall(report, "random") < 0.4
+    # ALS and popularity know nothing about items without training events.
+    assert recall(report, "content") > 0.7 and recall(report, "hybrid") > 0.7
+    assert recall(report, "hybrid") > recall(report, "als") + 0.3
+    for row in report.rows:
+        assert 0 < row.metrics["coverage"] <= 1.0
+    md = to_markdown(report)
+    assert "ranking only the 40 held-out items" in md and "Item features: synthetic" in md
+
+
+def test_feature_models_without_features_are_refused_before_fitting() -> None:
+    with pytest.raises(ValueError, match="need item features"):
+        evaluate(communities(), "random", ["als", "hybrid"], k=10)
+    ds = communities()
+    with pytest.raises(ValueError, match="rows for"):
+        evaluate(ds, "random", ["content"], k=10, item_features=np.zeros((3, 4), np.float32))

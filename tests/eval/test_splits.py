@@ -128,7 +128,7 @@ def test_given_split_without_folds_is_a_clear_error() -> None:
 
 def test_make_split_dispatches_and_validates() -> None:
     ds = mixed_dataset()
-    assert set(SPLITS) == {"random", "temporal", "leave-last-out", "given"}
+    assert set(SPLITS) == {"random", "temporal", "leave-last-out", "given", "cold-items"}
     assert ids(make_split(ds, "random", seed=5).test) == ids(random_split(ds, seed=5).test)
     assert make_split(ds, "leave-last-out").name == "leave-last-out"
     with pytest.raises(SplitError, match="unknown split 'nope'"):
@@ -142,3 +142,30 @@ def test_empty_dataset_splits_to_empty(name: str) -> None:
     split = make_split(Dataset("empty", [], table([], [], [])), name)
     assert len(split.train) == 0
     assert len(split.test) == 0
+
+
+def test_cold_item_split_holds_out_whole_items() -> None:
+    from mediarec.eval.splits import cold_item_split
+
+    ds = mixed_dataset()
+    split = cold_item_split(ds, seed=3, test_fraction=0.2)
+    assert_partition(ds, split)
+    assert split.candidates is not None
+    n_items = len(np.unique(ds.events.items))
+    assert len(split.candidates) == round(n_items * 0.2)
+    # Every event of a held-out item is test, and no training event touches one.
+    assert set(split.test.items.tolist()) == set(split.candidates.tolist())
+    assert not set(split.train.items.tolist()) & set(split.candidates.tolist())
+    again = cold_item_split(ds, seed=3, test_fraction=0.2)
+    other = cold_item_split(ds, seed=4, test_fraction=0.2)
+    np.testing.assert_array_equal(split.candidates, again.candidates)
+    assert not np.array_equal(split.candidates, other.candidates)
+    assert make_split(ds, "cold-items", seed=3).name == "cold-items"
+
+
+def test_cold_item_split_needs_items_on_both_sides() -> None:
+    from mediarec.eval.splits import cold_item_split
+
+    one = Dataset("one", [], table(["a", "b"], ["x", "x"], [1, 2]))
+    with pytest.raises(SplitError, match="items on both sides"):
+        cold_item_split(one)

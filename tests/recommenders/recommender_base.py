@@ -34,12 +34,25 @@ def community_data(seed: int = 0) -> Interactions:
     )
 
 
+def community_features(n_items: int = N_ITEMS, dim: int = 8, noise: float = 0.3, seed: int = 1) -> np.ndarray:
+    """Item vectors that know the communities: each half of the catalogue around its own direction."""
+    rng = np.random.default_rng(seed)
+    centre = np.zeros((n_items, dim), dtype=np.float32)
+    centre[: n_items // 2, 0] = 1.0
+    centre[n_items // 2 :, 1] = 1.0
+    return (centre + noise * rng.standard_normal((n_items, dim))).astype(np.float32)
+
+
 class RecommenderContract:
     # Models that learn nothing from users (random, popularity) switch this off.
     learns_communities = True
 
     def make(self) -> Recommender:
         raise AssertionError("the test class must define make()")
+
+    def features(self, data: Interactions) -> np.ndarray | None:
+        """Item features passed to fit(); feature-aware models return some (see community_features)."""
+        return None
 
     @pytest.fixture
     def data(self) -> Interactions:
@@ -48,7 +61,7 @@ class RecommenderContract:
     @pytest.fixture
     def fitted(self, data: Interactions) -> Recommender:
         model = self.make()
-        assert model.fit(data) is model
+        assert model.fit(data, item_features=self.features(data)) is model
         return model
 
     def test_unfitted_model_refuses_to_recommend(self) -> None:

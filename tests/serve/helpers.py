@@ -34,9 +34,9 @@ class Api:
 
 
 @contextmanager
-def serving(engine: MediaRec) -> Iterator[Api]:
-    """Run ``create_app(engine)`` under uvicorn in a thread until the block ends."""
-    app = create_app(engine)
+def serving(engine: MediaRec, **options: Any) -> Iterator[Api]:
+    """Run ``create_app(engine, **options)`` under uvicorn in a thread until the block ends."""
+    app = create_app(engine, **options)
     # Port 0: the OS picks a free port, read back once the socket is bound.
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)

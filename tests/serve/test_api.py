@@ -59,7 +59,9 @@ def test_known_user_gets_n_unseen_items_with_reasons(api: Api) -> None:
     assert scores == sorted(scores, reverse=True)
     for item in body["items"]:
         assert item["reasons"], item
-        assert all(r["kind"] in {"similar_to_seen", "collaborative"} and r["text"] for r in item["reasons"])
+        first = item["reasons"][0]["kind"]
+        assert first in {"similar_to_seen", "collaborative", "trending", "new", "explore"}
+        assert all(r["text"] and r["evidence"] for r in item["reasons"])
         stored = api.engine.store.get_item(item["item_id"])
         assert stored is not None and item["title"] == stored.title
 

@@ -114,3 +114,15 @@ def test_store_urls() -> None:
     assert path_from_url("sqlite:////abs/db.sqlite") == Path("/abs/db.sqlite")
     with pytest.raises(StoreError, match="not supported"):
         path_from_url("mysql://host/db")
+
+
+def test_catalogue_upserts_keep_the_probed_kind_and_duration_of_ingested_files(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    store.register_media("abc123", ItemRecord(external_id="clip", title="Clip", kind="video", duration=17.0))
+    store.upsert_items([ItemRecord(external_id="clip", title="Clip (renamed)", kind="audio", duration=600.0)])
+    stored = store.get_item("clip")
+    assert stored is not None
+    assert (stored.title, stored.kind, stored.duration) == ("Clip (renamed)", "video", 17.0)
+    store.upsert_items([ItemRecord(external_id="plain", title="P", duration=60.0)])
+    store.upsert_items([ItemRecord(external_id="plain", title="P", duration=90.0)])
+    assert store.get_item("plain").duration == 90.0  # type: ignore[union-attr]

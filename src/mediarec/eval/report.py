@@ -27,16 +27,21 @@ PLOT_MISSING = (
 )
 
 
-def to_markdown(report: Report, notes: Sequence[str] = ()) -> str:
+def to_markdown(report: Report, notes: Sequence[str] = (), heading: str = "#") -> str:
     """A header paragraph (dataset, split, counts), the results table, then any ``notes``."""
     r = report
+    ranked = (
+        f"full ranking over {r.n_items:,} items with seen items filtered"
+        if not r.n_candidates or r.n_candidates == r.n_items
+        else f"ranking only the {r.n_candidates:,} held-out items (of {r.n_items:,})"
+    )
     lines = [
-        f"# Evaluation: {r.dataset}",
+        f"{heading} Evaluation: {r.dataset}" + ("" if heading == "#" else f", {r.split}"),
         "",
         f"Split **{r.split}**: {r.split_description}. Cut-off K = {r.k}, seed {r.seed}. "
         f"{r.n_train:,} train events from {r.n_train_users:,} users, {r.n_test:,} test events; "
         f"{r.n_users_evaluated:,} users evaluated on {r.n_test_pairs:,} test user-item pairs, "
-        f"full ranking over {r.n_items:,} items with seen items filtered. "
+        f"{ranked}. "
         f"Cold users skipped (test events but no training data): {r.cold_users_skipped:,} "
         f"({r.cold_events_skipped:,} events); test pairs already seen in training (unreachable, "
         f"dropped): {r.test_pairs_seen_in_train:,}.",
@@ -51,9 +56,9 @@ def to_markdown(report: Report, notes: Sequence[str] = ()) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Coverage: share of the catalogue recommended to anyone. Novelty: mean -log2 of an item's "
-        "smoothed share of training users. ILD: mean pairwise 1 - cosine within a list, in a "
-        "truncated-SVD space of the training matrix.",
+        "Coverage: share of the ranked items recommended to anyone. Novelty: mean -log2 of an "
+        "item's smoothed share of training users. ILD: mean pairwise 1 - cosine within a list, in "
+        f"{r.ild_space}." + (f" Item features: {r.features}." if r.features else ""),
     ]
     if notes:
         lines += ["", *notes]
@@ -65,30 +70,39 @@ def to_json(report: Report) -> str:
     return json.dumps(_finite(dataclasses.asdict(report)), indent=2, sort_keys=False)
 
 
-def write_report(report: Report, folder: str | Path) -> list[Path]:
+def write_report(report: Report, folder: str | Path, extra: Sequence[Report] = ()) -> list[Path]:
     """Write ``report.md``, ``report.json`` and, when matplotlib is importable, ``report.png``
-    into ``folder`` (created if needed). Returns the paths written."""
+    into ``folder`` (created if needed). Returns the paths written.
+
+    ``extra`` reports (e.g. the cold-item protocol of the same run) follow as sections of
+    ``report.md``, panels of ``report.png`` and files ``report-<split>.json``; ``report.json``
+    stays the main report alone, the format readers of single runs expect."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     notes: list[str] = []
     png = out / "report.png"
-    if _plot(report, png):
+    if _plot([report, *extra], png):
         notes.append("![Recall and NDCG per model](report.png)")
     else:
         notes.append(PLOT_MISSING)
     md = out / "report.md"
-    md.write_text(to_markdown(report, notes))
+    md.write_text("\n".join([to_markdown(report, notes), *(to_markdown(r, heading="##") for r in extra)]))
     js = out / "report.json"
     js.write_text(to_json(report))
     written += [md, js]
+    for r in extra:
+        path = out / f"report-{r.split}.json"
+        path.write_text(to_json(r))
+        written.append(path)
     if png.exists():
         written.append(png)
     return written
 
 
-def _plot(report: Report, path: Path) -> bool:
-    """Grouped bars of Recall@K and NDCG@K per model; False when matplotlib is unavailable."""
+def _plot(reports: Sequence[Report], path: Path) -> bool:
+    """Grouped bars of Recall@K and NDCG@K per model, one panel per report; False when
+    matplotlib is unavailable."""
     try:
         import matplotlib
 
@@ -96,19 +110,23 @@ def _plot(report: Report, path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    names = [row.model for row in report.rows]
-    x = list(range(len(names)))
     width = 0.4
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(names) + 2), 4))
+    widest = max(len(r.rows) for r in reports)
+    fig, axes = plt.subplots(
+        1, len(reports), figsize=(len(reports) * max(4.0, 1.2 * widest + 2), 4), squeeze=False
+    )
     try:
-        for offset, key, label in ((-width / 2, "recall", "Recall"), (width / 2, "ndcg", "NDCG")):
-            values = [_zero_nan(row.metrics.get(key)) for row in report.rows]
-            ax.bar([i + offset for i in x], values, width, label=f"{label}@{report.k}")
-        ax.set_xticks(x)
-        ax.set_xticklabels(names, rotation=20, ha="right")
-        ax.set_ylabel("score")
-        ax.set_title(f"{report.dataset}: {report.split} split")
-        ax.legend()
+        for ax, report in zip(axes[0], reports, strict=True):
+            names = [row.model for row in report.rows]
+            x = list(range(len(names)))
+            for offset, key, label in ((-width / 2, "recall", "Recall"), (width / 2, "ndcg", "NDCG")):
+                values = [_zero_nan(row.metrics.get(key)) for row in report.rows]
+                ax.bar([i + offset for i in x], values, width, label=f"{label}@{report.k}")
+            ax.set_xticks(x)
+            ax.set_xticklabels(names, rotation=20, ha="right")
+            ax.set_ylabel("score")
+            ax.set_title(f"{report.dataset}: {report.split} split")
+            ax.legend()
         fig.tight_layout()
         fig.savefig(path, dpi=100)
     finally:

@@ -2,7 +2,9 @@
 
 The protocol is full ranking: every catalogue item is a candidate (no sampled negatives), items the
 user already has in training are filtered out, and test items are kept even when no training user
-touched them, because a real system would have to rank them too.
+touched them, because a real system would have to rank them too. The cold-item split
+(``cold-items``) instead ranks only the held-out items, which no training event touches: the
+question there is how well a model places new items, not whether it prefers old ones.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from mediarec.datasets.base import Dataset
-from mediarec.eval.metrics import MetricOptions, all_metrics, default_item_vectors, item_popularity
+from mediarec.eval.metrics import MetricOptions, all_metrics, coverage, default_item_vectors, item_popularity
 from mediarec.eval.splits import make_split
 from mediarec.interactions import Interactions
 from mediarec.recommenders import MODELS, create
+from mediarec.recommenders.content import unit_item_vectors
 
 Progress = Callable[[str], None]
 
@@ -69,6 +72,9 @@ class Report:
     n_test_pairs: int = 0
     cold_events_skipped: int = 0
     test_pairs_seen_in_train: int = 0
+    n_candidates: int = 0  # items ranked per user: the catalogue, or the held-out items of a cold split
+    features: str = ""  # where the item feature vectors came from, when any model read them
+    ild_space: str = "a truncated-SVD space of the training matrix"
     rows: list[ModelResult] = field(default_factory=list)
 
 
@@ -81,6 +87,8 @@ class _Prepared:
     users: np.ndarray  # train rows with at least one positive: the evaluated users
     popularity: np.ndarray
     item_vectors: np.ndarray
+    item_features: np.ndarray | None  # (n_items, dim) aligned with train.item_ids
+    candidates: np.ndarray | None  # item positions ranked, None for the whole catalogue
 
 
 def evaluate(
@@ -92,12 +100,17 @@ def evaluate(
     model_params: dict[str, dict[str, Any]] | None = None,
     progress: Progress | None = None,
     options: EvalOptions | None = None,
+    item_features: np.ndarray | None = None,
+    features_source: str = "",
 ) -> Report:
     """Evaluate registry ``models`` on ``dataset`` under the split ``split_name`` at cut-off ``k``.
 
     ``model_params`` maps a model name to option overrides for :func:`mediarec.recommenders.create`
     (entries for models not in ``models`` are ignored).
     ``progress`` receives one line per step (splitting, fitting, ranking).
+    ``item_features`` (rows aligned with ``dataset.item_ids``, zeros for items without any) go to
+    every model's fit; models with ``uses_item_features`` need them. ``features_source`` names
+    them in the report.
     """
     opts = options or EvalOptions()
     say = progress or (lambda _msg: None)
@@ -112,6 +125,14 @@ def evaluate(
             f"model_params name unknown models: {', '.join(unknown)}; choose from {', '.join(MODELS)}"
         )
 
+    needing = [m for m in models if m in MODELS and MODELS[m][0].uses_item_features]
+    if needing and item_features is None:
+        raise ValueError(f"model(s) {', '.join(needing)} need item features; none were given")
+    if item_features is not None and item_features.shape[0] != len(dataset.item_ids):
+        raise ValueError(
+            f"item_features have {item_features.shape[0]} rows for {len(dataset.item_ids)} catalogue items"
+        )
+
     say(f"splitting {dataset.name} ({split_name})")
     split = make_split(dataset, split_name, seed=seed, test_fraction=opts.test_fraction)
     train = dataset.interactions(events=split.train)
@@ -123,14 +144,28 @@ def evaluate(
     test = (test_all - seen).tocsr()
     test.eliminate_zeros()
     users = np.flatnonzero(np.diff(test.indptr) > 0)
-    say(f"{len(users)} test users, {test.nnz} test pairs, {train.n_items} items")
+    candidates = None
+    ild_space = "a truncated-SVD space of the training matrix"
+    item_vectors = default_item_vectors(train.matrix, opts.metrics)
+    if split.candidates is not None:
+        index = train.item_index()
+        candidates = np.sort(np.array([index[str(i)] for i in split.candidates], dtype=np.int64))
+        if item_features is not None:
+            # Held-out items have no training events, hence no SVD direction: diversity among
+            # them can only be measured in the content space.
+            item_vectors = unit_item_vectors(item_features, center=True)
+            ild_space = "the item feature vectors (centred, unit length)"
+    n_candidates = train.n_items if candidates is None else len(candidates)
+    say(f"{len(users)} test users, {test.nnz} test pairs, {n_candidates} items ranked")
 
     prepared = _Prepared(
         train=train,
         test=test,
         users=users,
         popularity=item_popularity(train.matrix),
-        item_vectors=default_item_vectors(train.matrix, opts.metrics),
+        item_vectors=item_vectors,
+        item_features=item_features,
+        candidates=candidates,
     )
     report = Report(
         dataset=dataset.name,
@@ -147,6 +182,9 @@ def evaluate(
         n_test_pairs=int(test.nnz),
         cold_events_skipped=int(cold.sum()),
         test_pairs_seen_in_train=int(seen.nnz),
+        n_candidates=n_candidates,
+        features=features_source if item_features is not None else "",
+        ild_space=ild_space,
     )
     for name in models:
         report.rows.append(_run_model(name, params.get(name, {}), prepared, k, opts.batch_size, say))
@@ -159,19 +197,23 @@ def _run_model(
     model = create(name, **params)
     say(f"fitting {name}")
     started = time.perf_counter()
-    model.fit(data.train)
+    model.fit(data.train, item_features=data.item_features)
     fit_seconds = time.perf_counter() - started
 
     say(f"ranking with {name}")
     started = time.perf_counter()
     top = np.full((len(data.users), k), -1, dtype=np.int64)
     for start in range(0, len(data.users), batch_size):
-        ids, _ = model.recommend(data.users[start : start + batch_size], n=k, filter_seen=True)
+        ids, _ = model.recommend(
+            data.users[start : start + batch_size], n=k, filter_seen=True, candidates=data.candidates
+        )
         # recommend() caps n at the catalogue size; the -1 padding keeps the K columns regardless.
         top[start : start + len(ids), : ids.shape[1]] = ids
     recommend_seconds = time.perf_counter() - started
 
     metrics = all_metrics(top, data.test[data.users], data.popularity, data.item_vectors)
+    if data.candidates is not None:
+        metrics["coverage"] = coverage(top, len(data.candidates))  # share of the ranked items
     return ModelResult(
         model=name,
         params=dataclasses.asdict(model.params),

@@ -30,6 +30,9 @@ class Split:
     test: EventTable
     name: str
     description: str
+    # Item ids a test user's ranking is restricted to (the cold-item protocol ranks held-out items
+    # among themselves); None ranks the whole catalogue.
+    candidates: np.ndarray | None = None
 
 
 SplitFunction = Callable[..., Split]
@@ -120,11 +123,38 @@ def given_split(dataset: Dataset, seed: int = 42, test_fraction: float = 0.2) ->
     return _make(dataset.events, folds == "test", "given", "the train/test folds shipped with the dataset")
 
 
+def cold_item_split(dataset: Dataset, seed: int = 42, test_fraction: float = 0.2) -> Split:
+    """Cold items: a seeded random ``test_fraction`` of the items that have events is held out
+    entirely. Every event on them is test, every other event is train (shipped folds are ignored:
+    the question is how well items nobody trained on are placed). ``candidates`` holds the
+    held-out items, which the runner ranks among themselves for each user who met one.
+    """
+    _check_fraction(test_fraction)
+    ev = dataset.events
+    items = np.unique(ev.items)
+    n_cold = int(np.floor(len(items) * test_fraction + 0.5))
+    if len(items) < 2 or n_cold < 1 or n_cold >= len(items):
+        raise SplitError(
+            f"a cold-item split of {test_fraction:.0%} needs items on both sides; "
+            f"{len(items)} items have events"
+        )
+    cold = np.sort(np.random.default_rng(seed).choice(items, size=n_cold, replace=False))
+    test = np.isin(ev.items, cold)
+    desc = (
+        f"a random {test_fraction:.0%} of the items with events ({n_cold:,} of {len(items):,}, seed {seed}) "
+        "held out entirely: all their events are test, ranked among the held-out items only"
+    )
+    return Split(
+        train=ev.subset(~test), test=ev.subset(test), name="cold-items", description=desc, candidates=cold
+    )
+
+
 SPLITS: dict[str, SplitFunction] = {
     "random": random_split,
     "temporal": temporal_split,
     "leave-last-out": leave_last_out,
     "given": given_split,
+    "cold-items": cold_item_split,
 }
 
 

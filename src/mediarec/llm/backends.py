@@ -69,6 +69,15 @@ class CompletionOptions:
     temperature: float = 0.0
     seed: int = 42
     schema_name: str = "answer"  # OpenAI's json_schema wants a name; nothing reads it
+    # String properties whose values should not repeat one another (e.g. ``("tag",)``): while the
+    # local backend writes one, the tokens of earlier values of the same property are penalised by
+    # ``distinct_penalty`` logits. Small models under greedy decoding otherwise loop ("recipe",
+    # "recipe", ...). HTTP backends get OpenAI's presence_penalty instead, a blunter tool.
+    distinct_keys: tuple[str, ...] = ()
+    distinct_penalty: float = 6.0
+    # llama.cpp-style repeat penalty (>1 discourages) on word tokens among the last 48 written, for
+    # the local backend's greedy decoding, where a small model otherwise copies a sentence twice.
+    repeat_penalty: float = 1.0
 
 
 def parse_json(text: str, finish_reason: str | None) -> Any:
@@ -165,7 +174,7 @@ class OpenAIBackend(LLMBackend):
             # Nothing constrains the shape now: at least tell the model what it is.
             hint = "Answer with one JSON object that follows this JSON schema:\n" + json.dumps(schema)
             messages = [{"role": "system", "content": hint}, *messages]
-        return {
+        body = {
             "model": self._model(),
             "messages": messages,
             "temperature": opts.temperature,
@@ -173,6 +182,9 @@ class OpenAIBackend(LLMBackend):
             "max_tokens": opts.max_tokens,
             "response_format": response_format,
         }
+        if opts.distinct_keys:
+            body["presence_penalty"] = 0.5
+        return body
 
     def complete_json(
         self, messages: list[Message], schema: dict[str, Any], options: CompletionOptions | None = None

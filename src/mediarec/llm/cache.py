@@ -83,6 +83,16 @@ class ResultCache:
                 ),
             )
 
+    def forget(self, model_id: str, prompt_version: str, input_sha256: str) -> int:
+        """Drop one result by its key, the input given as its hash (what callers store beside the
+        result); a deleted user's profile must not live on here. Returns the rows removed."""
+        with self._lock:
+            cur = self._db.execute(
+                "DELETE FROM llm_results WHERE model_id=? AND prompt_version=? AND input_sha256=?",
+                (model_id, prompt_version, input_sha256),
+            )
+        return int(cur.rowcount)
+
     def __len__(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM llm_results").fetchone()[0])

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ class LlamaCppBackend(LLMBackend):
         self._model_id = model_id or self.model_path.stem
         self._llm: Any = None
         self._grammars: dict[str, Any] = {}
+        self._words: list[bool] | None = None
         # One Llama context is not safe to share between threads: calls take turns.
         self._lock = threading.Lock()
 
@@ -74,6 +77,18 @@ class LlamaCppBackend(LLMBackend):
                 raise LLMError(f"llama.cpp cannot turn this JSON schema into a grammar: {exc}") from exc
         return self._grammars[key]
 
+    def _distinct(self, opts: CompletionOptions) -> _Distinct | None:
+        if not opts.distinct_keys and opts.repeat_penalty == 1.0:
+            return None
+        if self._words is None:
+            # Which tokens carry letters: only those are penalised, never quotes or commas.
+            llm = self._llm
+            self._words = [
+                bool(_LETTERS.search(llm.detokenize([i]).decode("utf-8", "ignore")))
+                for i in range(llm.n_vocab())
+            ]
+        return _Distinct(opts.distinct_keys, opts.distinct_penalty, self._words, opts.repeat_penalty)
+
     def complete_json(
         self, messages: list[Message], schema: dict[str, Any], options: CompletionOptions | None = None
     ) -> tuple[Any, Usage]:
@@ -85,7 +100,7 @@ class LlamaCppBackend(LLMBackend):
             if opts.temperature == 0 and self.greedy_first:
                 from llama_cpp import LogitsProcessorList
 
-                greedy = _GreedyGrammar(llm, grammar)
+                greedy = _GreedyGrammar(llm, grammar, self._distinct(opts))
                 try:
                     out = llm.create_chat_completion(
                         messages=messages,
@@ -112,6 +127,67 @@ class LlamaCppBackend(LLMBackend):
         return parse_json(text, choice.get("finish_reason")), cost
 
 
+_LETTERS = re.compile(r"[A-Za-z]")
+
+
+@dataclass
+class _Distinct:
+    """Keeps the values of ``keys`` apart: see ``CompletionOptions.distinct_keys``."""
+
+    keys: tuple[str, ...]
+    penalty: float
+    words: list[bool]
+    repeat_penalty: float = 1.0
+    window: int = 48
+    text: str = ""
+    _open: re.Pattern[str] | None = None
+
+    def __post_init__(self) -> None:
+        names = "|".join(re.escape(k) for k in self.keys)
+        # The value being written: the text ends inside the string after "key": "
+        self._open = re.compile(rf'"({names})"\s*:\s*"([^"\\]*)$')
+        self._done = re.compile(rf'"({names})"\s*:\s*"([^"\\]*)"')
+        self._tokens: dict[str, set[int]] = {}
+        self.recent: list[int] = []
+
+    def feed(self, token: int, piece: str) -> None:
+        self.text += piece
+        if self.words[token]:
+            self.recent = [*self.recent[-(self.window - 1) :], token]
+
+    def penalise(self, scores: Any, tokenize: Any) -> Any:
+        """``scores`` with the repeat and distinct-value penalties applied (a copy when changed)."""
+        banned = self.banned(tokenize) if self.keys else []
+        if not banned and (self.repeat_penalty == 1.0 or not self.recent):
+            return scores
+        scores = scores.copy()
+        if self.repeat_penalty != 1.0 and self.recent:
+            ids = sorted(set(self.recent))
+            vals = scores[ids]
+            scores[ids] = vals / self.repeat_penalty * (vals > 0) + vals * self.repeat_penalty * (vals <= 0)
+        if banned:
+            scores[banned] -= self.penalty
+        return scores
+
+    def banned(self, tokenize: Any) -> list[int]:
+        """Tokens of earlier values of the key whose value is open now (empty outside one)."""
+        assert self._open is not None
+        found = self._open.search(self.text[-200:])
+        if found is None:
+            return []
+        key = found.group(1)
+        out: set[int] = set()
+        for m in self._done.finditer(self.text):
+            if m.group(1) != key or not m.group(2):
+                continue
+            value = m.group(2)
+            if value not in self._tokens:
+                ids = tokenize(value) + tokenize(" " + value)
+                self._tokens[value] = {t for t in ids if t < len(self.words) and self.words[t]}
+            out |= self._tokens[value]
+        return sorted(out)
+
+
 class _GreedyGrammar:
     """Greedy decoding under a grammar, checking the grammar against the best token first.
 
@@ -123,7 +199,7 @@ class _GreedyGrammar:
     idle cores, more when the cores are busy.
     """
 
-    def __init__(self, llm: Any, grammar: Any) -> None:
+    def __init__(self, llm: Any, grammar: Any, distinct: _Distinct | None = None) -> None:
         import ctypes
 
         import llama_cpp
@@ -141,6 +217,8 @@ class _GreedyGrammar:
         self._all = (llama_cpp.llama_token_data * llm.n_vocab())()
         layout = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)])
         self._view = np.frombuffer(self._all, dtype=layout)
+        self._llm = llm
+        self._distinct = distinct
 
     def _apply(self, data: Any, size: int) -> None:
         c = self._c
@@ -150,6 +228,10 @@ class _GreedyGrammar:
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         np = self._np
+        if self._distinct is not None:
+            scores = self._distinct.penalise(
+                scores, lambda text: self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+            )
         token = int(np.argmax(scores))
         self._one[0] = self._c.llama_token_data(token, 0.0, 0.0)
         self._apply(self._one, 1)
@@ -166,6 +248,8 @@ class _GreedyGrammar:
                 # callback: decode freely instead and let the validator report the result.
                 return scores
         self._c.llama_sampler_accept(self._sampler, token)
+        if self._distinct is not None:
+            self._distinct.feed(token, self._llm.detokenize([token]).decode("utf-8", "ignore"))
         out = np.full_like(scores, -np.inf)
         out[token] = 0.0
         return out

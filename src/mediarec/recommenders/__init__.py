@@ -7,6 +7,9 @@ from typing import Any
 from mediarec.recommenders.als import ALSParams, ALSRecommender
 from mediarec.recommenders.base import NotFittedError, Params, Recommender
 from mediarec.recommenders.bpr import BPRParams, BPRRecommender
+from mediarec.recommenders.content import ContentParams, ContentRecommender
+from mediarec.recommenders.ease import EASEParams, EASERecommender
+from mediarec.recommenders.hybrid import HybridParams, HybridRecommender
 from mediarec.recommenders.itemknn import ItemKNNParams, ItemKNNRecommender
 from mediarec.recommenders.popularity import PopularityParams, PopularityRecommender
 from mediarec.recommenders.random import RandomParams, RandomRecommender
@@ -20,6 +23,10 @@ MODELS: dict[str, tuple[type[Recommender], dict[str, Any]]] = {
     "itemknn-bm25": (ItemKNNRecommender, {"similarity": "bm25", "neighbours": 100}),
     "als": (ALSRecommender, {}),
     "bpr": (BPRRecommender, {}),
+    "ease": (EASERecommender, {}),
+    # Feature-aware models: fit(interactions, item_features=...) with one vector per item.
+    "content": (ContentRecommender, {}),
+    "hybrid": (HybridRecommender, {}),
 }
 CLASSES: dict[str, type[Recommender]] = {cls.name: cls for cls, _ in MODELS.values()}
 
@@ -46,6 +53,12 @@ __all__ = [
     "ALSRecommender",
     "BPRParams",
     "BPRRecommender",
+    "ContentParams",
+    "ContentRecommender",
+    "EASEParams",
+    "EASERecommender",
+    "HybridParams",
+    "HybridRecommender",
     "ItemKNNParams",
     "ItemKNNRecommender",
     "NotFittedError",

@@ -44,6 +44,9 @@ class Recommender(ABC):
     name: ClassVar[str] = ""
     params_cls: ClassVar[type[Params]] = Params
     user_arrays: ClassVar[tuple[str, ...]] = ()
+    # True for models that need item feature vectors in fit() (content, hybrid); callers use it to
+    # load features only when some model reads them. Others accept and ignore them.
+    uses_item_features: ClassVar[bool] = False
 
     def __init__(self, params: Params | None = None, **overrides: Any) -> None:
         base = params if params is not None else self.params_cls()
@@ -52,14 +55,27 @@ class Recommender(ABC):
         self.item_ids: np.ndarray = np.asarray([], dtype=str)
         self.seen: sp.csr_matrix | None = None
         self.fit_seconds: float = 0.0
+        # Set only while _fit runs; a model that keeps features stores them through _arrays.
+        self.fit_features: np.ndarray | None = None
 
     # -- training ----------------------------------------------------------------------------
-    def fit(self, interactions: Interactions) -> Recommender:
+    def fit(self, interactions: Interactions, item_features: np.ndarray | None = None) -> Recommender:
+        """Learn from ``interactions``; ``item_features`` is an optional dense (n_items, dim) matrix
+        whose row ``i`` describes ``interactions.item_ids[i]`` (zeros where an item has none).
+        Items with features but no interactions are columns of zeros in the matrix: cold items
+        that feature-aware models can still rank."""
         started = time.perf_counter()
+        features = check_item_features(item_features, interactions.n_items)
+        if features is None and self.uses_item_features:
+            raise ValueError(f"model {self.name!r} needs item_features (one row per item) to fit")
         self.user_ids = interactions.user_ids
         self.item_ids = interactions.item_ids
         self.seen = interactions.matrix.tocsr()
-        self._fit(interactions)
+        self.fit_features = features
+        try:
+            self._fit(interactions)
+        finally:
+            self.fit_features = None
         self.fit_seconds = time.perf_counter() - started
         return self
 
@@ -213,6 +229,18 @@ class Recommender(ABC):
             model._set_arrays({k[len("model_") :]: data[k] for k in data.files if k.startswith("model_")})
         model.fit_seconds = float(meta.get("fit_seconds", 0.0))
         return model
+
+
+def check_item_features(features: np.ndarray | None, n_items: int) -> np.ndarray | None:
+    """``features`` as a finite float32 (n_items, dim) matrix, or None; raises on a mismatch."""
+    if features is None:
+        return None
+    f = np.asarray(features, dtype=np.float32)
+    if f.ndim != 2 or f.shape[0] != n_items or f.shape[1] < 1:
+        raise ValueError(f"item_features must have shape ({n_items}, dim), got {f.shape}")
+    if not np.all(np.isfinite(f)):
+        raise ValueError("item_features contain NaN or infinite values")
+    return f
 
 
 def _top_n(scores: np.ndarray, n: int) -> np.ndarray:

@@ -19,9 +19,11 @@ from fastapi.security import APIKeyHeader
 from mediarec import __version__ as _version
 from mediarec import recommenders
 from mediarec.engine import MediaRec, Recommendation, UnknownItemError
+from mediarec.llm.backends import LLMError, LLMOutputError
 from mediarec.recommenders import repository
 from mediarec.records import ITEM_KINDS, RecordError
 from mediarec.serve.auth import keys_match, resolve_api_key
+from mediarec.serve.dashboard import install_dashboard
 from mediarec.serve.errors import MAX_BODY_BYTES, BodyLimit, CatchAll, install_error_handlers
 from mediarec.serve.models import (
     DeletedUserOut,
@@ -33,10 +35,15 @@ from mediarec.serve.models import (
     ItemsBody,
     ItemsPage,
     ItemsWritten,
+    ProfileDeletedOut,
+    ProfileEditIn,
+    ProfileOut,
     RecommendationsOut,
     SimilarOut,
 )
+from mediarec.store.profiles import UnknownUserError
 from mediarec.store.writer import Writer
+from mediarec.users import NoHistoryError
 
 MAX_N = 1000
 MAX_PAGE = 1000
@@ -57,10 +64,23 @@ def _recs(recs: list[Recommendation]) -> list[dict[str, Any]]:
 
 
 def create_app(
-    engine: MediaRec, *, max_body_bytes: int = MAX_BODY_BYTES, writer_queue: int = 1000
+    engine: MediaRec,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    writer_queue: int = 1000,
+    host: str | None = None,
 ) -> FastAPI:
-    """Build the API over ``engine``; ``app.state.api_key_hint`` tells operators where the key is."""
+    """Build the API over ``engine``; ``app.state.api_key_hint`` tells operators where the key is.
+
+    ``host`` is the address the server listens on (default: the ``host`` setting); beyond
+    loopback, the dashboard asks for the API key before showing anything.
+    """
     store = engine.store  # opened here, once, rather than raced for by the first requests
+    # Requests run on a thread pool, so concurrency comes from threads; the small matrix products of
+    # ranking only slow down when BLAS spreads each one over the cores as well (about 4x on 2 cores).
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
     writer = Writer(store, maxsize=writer_queue)
     api_key, hint = resolve_api_key(engine.settings)
 
@@ -142,20 +162,46 @@ def create_app(
         model: str | None = Query(
             None, description="Model to serve from (default: the default_model setting)."
         ),
+        diversity: float | None = Query(
+            None, ge=0, le=1, description="MMR lambda: 1 ranks by relevance alone, lower favours variety."
+        ),
+        max_per_creator: int | None = Query(None, ge=0, description="At most this many items per creator."),
+        max_per_topic: int | None = Query(None, ge=0, description="At most this many items per topic."),
+        explore: float | None = Query(
+            None, ge=0, le=1, description="Exploration rate: chance a slot goes to a new, little-seen item."
+        ),
+        freshness: float | None = Query(None, ge=0, description="Score bonus of a brand-new item."),
     ) -> dict[str, Any]:
-        """Top-n items for a user. A user the model has not seen gets popular items (``fallback``)."""
+        """Top-n items for a user, each with its reasons and their evidence.
+
+        New events count at once: seen items are filtered and the user's vector is folded in from
+        their current events, without retraining. A user with no model row and no events gets
+        popular items (``fallback``). Query options override the ``rank_*`` settings per request.
+        """
         name = model_name(model)
-        loaded = engine.loaded(name)
-        fallback = loaded is None or user_id not in loaded.user_index
-        recs = engine.recommend(
+        options = engine.rank_options.with_overrides(
+            mmr_lambda=diversity,
+            max_per_creator=max_per_creator,
+            max_per_topic=max_per_topic,
+            explore_epsilon=explore,
+            freshness_boost=freshness,
+        )
+        result = engine.rank(
             user_id,
             n=n,
             exclude_seen=exclude_seen,
             kind=check_kind(kind),
             creator=creator or None,
             model=name,
+            options=options,
         )
-        return {"user_id": user_id, "model": name, "fallback": fallback, "items": _recs(recs)}
+        return {
+            "user_id": user_id,
+            "model": name,
+            "fallback": result.fallback,
+            "folded_in": result.folded_in,
+            "items": _recs(result.items),
+        }
 
     @app.get(
         "/items/{item_id}/similar",
@@ -276,4 +322,75 @@ def create_app(
         result = await writer.execute(engine.delete_user, user_id)
         return {"user_id": user_id, **result}
 
+    # -- taste profiles ----------------------------------------------------------------------
+    @app.get("/users/{user_id}/profile", response_model=ProfileOut, responses=_errors(404), tags=["users"])
+    def get_profile(user_id: str) -> dict[str, Any]:
+        """The user's taste profile: the newest generated version with the user's edits applied."""
+        found = engine.profile(user_id)
+        if found is None:
+            raise HTTPException(
+                404, f"no profile for {user_id!r} yet: POST /users/{user_id}/profile/regenerate makes one"
+            )
+        return found.to_dict()
+
+    @app.put(
+        "/users/{user_id}/profile",
+        response_model=ProfileOut,
+        dependencies=writes,
+        responses=_errors(401, 404, 422),
+        tags=["users"],
+    )
+    async def edit_profile(user_id: str, body: ProfileEditIn) -> dict[str, Any]:
+        """Change the profile: your own text, tags to add or remove. Kept over every regeneration."""
+        try:
+            found = await writer.execute(
+                engine.edit_profile, user_id, body.text, body.add_tags, body.remove_tags
+            )
+        except (UnknownUserError, ValueError) as exc:
+            raise _profile_error(exc) from None
+        return found.to_dict()
+
+    @app.post(
+        "/users/{user_id}/profile/regenerate",
+        response_model=ProfileOut,
+        dependencies=writes,
+        responses=_errors(401, 404, 409, 502, 503),
+        tags=["users"],
+    )
+    async def regenerate_profile(user_id: str) -> dict[str, Any]:
+        """Write a new profile version from the user's history with the LLM; the user's edits stay.
+        Takes tens of seconds with a local model on a CPU; other requests are served meanwhile."""
+        try:
+            # The LLM runs on a worker thread; only the short write goes through the writer.
+            draft = await asyncio.to_thread(engine.draft_profile, user_id)
+            found = await writer.execute(engine.save_profile, draft)
+        except (UnknownUserError, ValueError, LLMError) as exc:
+            raise _profile_error(exc) from None
+        return found.to_dict()
+
+    @app.delete(
+        "/users/{user_id}/profile",
+        response_model=ProfileDeletedOut,
+        dependencies=writes,
+        responses=_errors(401),
+        tags=["users"],
+    )
+    async def delete_profile(user_id: str) -> dict[str, Any]:
+        """Delete the profile only (every version and the edits); events and the user stay."""
+        result = await writer.execute(engine.delete_profile, user_id)
+        return {"user_id": user_id, **result}
+
+    install_dashboard(app, engine, host or engine.settings.host)
     return app
+
+
+def _profile_error(exc: Exception) -> HTTPException:
+    if isinstance(exc, UnknownUserError):
+        return HTTPException(404, str(exc))
+    if isinstance(exc, NoHistoryError):
+        return HTTPException(409, str(exc))
+    if isinstance(exc, LLMOutputError):
+        return HTTPException(502, f"the LLM gave no usable profile: {exc}")
+    if isinstance(exc, LLMError):
+        return HTTPException(503, f"the LLM is not available: {exc}")
+    return HTTPException(422, str(exc))

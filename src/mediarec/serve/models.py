@@ -29,10 +29,16 @@ class HealthOut(BaseModel):
 
 class ReasonOut(BaseModel):
     kind: str = Field(
-        description="The rule behind the pick: similar_to_seen, collaborative, popular, similar_item."
+        description="The rule behind the pick: similar_to_seen, interest_tag, moment, collaborative, "
+        "trending, new, explore, popular, similar_item."
     )
     text: str = Field(description="A sentence to show next to the item.")
-    evidence: dict[str, Any] = Field(description="What supports the reason, e.g. the item it resembles.")
+    evidence: dict[str, Any] = Field(
+        description="What supports the reason, all of it in the store: the item it resembles "
+        "(item_id, title), the matched tag with the item's evidence (id, kind, text, start) and the "
+        "user's items it came from, a key moment (segment, start, end, label), trending viewers, "
+        "the creation time of a new item."
+    )
 
 
 class RecommendationOut(BaseModel):
@@ -49,6 +55,9 @@ class RecommendationsOut(BaseModel):
     model: str
     fallback: bool = Field(
         description="True when the model does not know this user and popular items are served instead."
+    )
+    folded_in: bool = Field(
+        False, description="True when the user's vector was computed from their live events (fold-in)."
     )
     items: list[RecommendationOut]
 
@@ -153,3 +162,38 @@ class DeletedUserOut(BaseModel):
     user_id: str
     events_deleted: int
     models_scrubbed: int = Field(description="Saved model versions the user's rows were removed from.")
+
+
+class InterestOut(BaseModel):
+    tag: str
+    weight: float = Field(description="0..1; the strongest interest is 1.")
+    source: str = Field(description="Who put it there: llm (the profile), history (computed), user (added).")
+
+
+class ProfileOut(BaseModel):
+    user_id: str
+    text: str = Field(description="At most 80 words; the user's own text when they wrote one.")
+    interests: list[InterestOut]
+    model_id: str = Field(description="The LLM that wrote the generated version; empty when none did.")
+    prompt_version: str
+    created: float = Field(description="When the generated version was made, seconds since the epoch.")
+    version: int = Field(description="Generated version number; 0 when nothing was generated yet.")
+    edited: bool = Field(description="True when the user changed the text or the tags.")
+    generated_text: str = Field(description="The model's own text, kept even when the user's replaces it.")
+    updated: float | None = Field(description="When the user last edited the profile.")
+
+
+class ProfileEditIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(
+        None, description='Your own profile text (at most 80 words); "" goes back to the generated one.'
+    )
+    add_tags: list[str] = Field(default_factory=list, description="Tags always shown, over regenerations.")
+    remove_tags: list[str] = Field(default_factory=list, description="Tags never shown again.")
+
+
+class ProfileDeletedOut(BaseModel):
+    user_id: str
+    versions_deleted: int
+    edits_deleted: int

@@ -79,4 +79,103 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX import_errors_run ON import_errors (run_id);
     """,
+    # 2: taste profiles. Generated versions are kept (user_profiles); the user's own changes live
+    # apart (user_profile_edits) so that a regeneration can never overwrite them. Both go with the
+    # user (ON DELETE CASCADE). No statement may start with a comment: _split_sql skips those.
+    """
+    CREATE TABLE user_profiles (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        version INTEGER NOT NULL CHECK (version >= 1),
+        text TEXT NOT NULL,
+        interests TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(interests)),
+        model_id TEXT NOT NULL,
+        prompt_version TEXT NOT NULL,
+        input_hash TEXT NOT NULL,
+        created REAL NOT NULL,
+        UNIQUE (user_id, version)
+    );
+
+    CREATE TABLE user_profile_edits (
+        user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+        text TEXT,
+        added_tags TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(added_tags)),
+        removed_tags TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(removed_tags)),
+        updated REAL NOT NULL
+    );
+    """,
+    # 3: item_tags, one row per (lower-cased tag, item, source), so the dashboard's tag filter and
+    # counts are index lookups instead of parsing every item's JSON. Triggers keep it in step on
+    # every write path: item metadata `tags`/`genres` (source 'meta') and the tags of the `llm`
+    # describe stage's payload (source 'llm', entries {"tag": ...} or plain strings; the latest
+    # written row wins). Trigger bodies read new.* directly so that each write touches one item.
+    """
+    CREATE TABLE item_tags (
+        tag TEXT NOT NULL,
+        item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        PRIMARY KEY (tag, item_id, source)
+    ) WITHOUT ROWID;
+    CREATE INDEX item_tags_item ON item_tags (item_id);
+
+    INSERT OR IGNORE INTO item_tags (tag, item_id, source)
+        SELECT tag, id, 'meta' FROM (
+            SELECT lower(trim(j.value)) AS tag, i.id AS id
+            FROM items i, json_each(i.metadata, '$.tags') j WHERE j.type = 'text'
+            UNION ALL
+            SELECT lower(trim(j.value)), i.id
+            FROM items i, json_each(i.metadata, '$.genres') j WHERE j.type = 'text'
+        ) WHERE tag != '';
+    INSERT OR IGNORE INTO item_tags (tag, item_id, source)
+        SELECT tag, item_id, 'llm' FROM (
+            SELECT lower(trim(CASE j.type WHEN 'object' THEN json_extract(j.value, '$.tag')
+                                          WHEN 'text' THEN j.value END)) AS tag, f.item_id AS item_id
+            FROM item_features f, json_each(f.payload, '$.tags') j WHERE f.extractor = 'llm'
+        ) WHERE tag IS NOT NULL AND tag != '';
+
+    CREATE TRIGGER item_tags_on_insert AFTER INSERT ON items BEGIN
+        INSERT OR IGNORE INTO item_tags (tag, item_id, source)
+            SELECT tag, new.id, 'meta' FROM (
+                SELECT lower(trim(value)) AS tag FROM json_each(new.metadata, '$.tags') WHERE type = 'text'
+                UNION ALL
+                SELECT lower(trim(value)) FROM json_each(new.metadata, '$.genres') WHERE type = 'text'
+            ) WHERE tag != '';
+    END;
+
+    CREATE TRIGGER item_tags_on_update AFTER UPDATE OF metadata ON items
+    WHEN json(old.metadata) IS NOT json(new.metadata) BEGIN
+        DELETE FROM item_tags WHERE item_id = new.id AND source = 'meta';
+        INSERT OR IGNORE INTO item_tags (tag, item_id, source)
+            SELECT tag, new.id, 'meta' FROM (
+                SELECT lower(trim(value)) AS tag FROM json_each(new.metadata, '$.tags') WHERE type = 'text'
+                UNION ALL
+                SELECT lower(trim(value)) FROM json_each(new.metadata, '$.genres') WHERE type = 'text'
+            ) WHERE tag != '';
+    END;
+
+    CREATE TRIGGER item_tags_on_llm_insert AFTER INSERT ON item_features WHEN new.extractor = 'llm' BEGIN
+        DELETE FROM item_tags WHERE item_id = new.item_id AND source = 'llm';
+        INSERT OR IGNORE INTO item_tags (tag, item_id, source)
+            SELECT tag, new.item_id, 'llm' FROM (
+                SELECT lower(trim(CASE type WHEN 'object' THEN json_extract(value, '$.tag')
+                                            WHEN 'text' THEN value END)) AS tag
+                FROM json_each(new.payload, '$.tags')
+            ) WHERE tag IS NOT NULL AND tag != '';
+    END;
+
+    CREATE TRIGGER item_tags_on_llm_update AFTER UPDATE OF payload ON item_features
+    WHEN new.extractor = 'llm' AND old.payload IS NOT new.payload BEGIN
+        DELETE FROM item_tags WHERE item_id = new.item_id AND source = 'llm';
+        INSERT OR IGNORE INTO item_tags (tag, item_id, source)
+            SELECT tag, new.item_id, 'llm' FROM (
+                SELECT lower(trim(CASE type WHEN 'object' THEN json_extract(value, '$.tag')
+                                            WHEN 'text' THEN value END)) AS tag
+                FROM json_each(new.payload, '$.tags')
+            ) WHERE tag IS NOT NULL AND tag != '';
+    END;
+
+    CREATE TRIGGER item_tags_on_llm_delete AFTER DELETE ON item_features WHEN old.extractor = 'llm' BEGIN
+        DELETE FROM item_tags WHERE item_id = old.item_id AND source = 'llm';
+    END;
+    """,
 )

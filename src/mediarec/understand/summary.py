@@ -57,3 +57,16 @@ def describe(item: StoredItem | None, stages: dict[str, dict[str, Any]]) -> Iter
             yield f"  audio tags: {_tags(p.get('tags', []))}"
         elif stage in ("text", "fused"):
             yield f"  {stage} vector: {found['dim']} dims ({version})"
+        elif stage == "llm" and "description" in p:
+            yield f"  LLM ({p.get('model', version.split('|')[0])}): {p['description']}"
+            yield f"    topics: {', '.join(p.get('topics', []))}; language: {p.get('language')}"
+            for t in p.get("tags", []):
+                cited = "; ".join(
+                    f"{e['id']}"
+                    + (f" @{_clock(e['start'])}" if e.get("start") is not None else "")
+                    + f' "{e["text"][:50]}"'
+                    for e in t.get("evidence", [])[:2]
+                )
+                yield f"    tag {t['tag']}: {cited}"
+            for m in p.get("moments", []):
+                yield f"    moment [{_clock(m['start'])}–{_clock(m['end'])}] {m['label']}"

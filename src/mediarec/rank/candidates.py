@@ -1,0 +1,167 @@
+"""Candidate sources. Each returns at most ``n`` allowed catalogue positions with raw scores.
+
+- ``cf``: the collaborative model's scores (trained or folded-in user vector);
+- ``content``: nearest items to the user's recent positives over item vectors (content vectors
+  when the catalogue has them, else the model's item vectors), with the recent item that drew each;
+- ``trending``: popularity over the recent window, each event decayed by its age;
+- ``fresh``: the newest uploads, newest first.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from mediarec.rank.catalog import Catalog
+    from mediarec.store import Store
+
+DAY = 86400.0
+# Trending is recomputed at most this often, in the background: aggregating the window reads every
+# event in it (a second or more on ML-1M), and a minute of lag does not change what is trending.
+TRENDING_REFRESH_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    positions: np.ndarray  # int64 catalogue positions
+    scores: np.ndarray  # float32 raw scores, best first
+    anchors: dict[int, int] = field(default_factory=dict)  # position -> history position (content)
+    space: str = ""  # which vectors the content source compared
+
+
+def top_allowed(scores: np.ndarray, allowed: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the ``n`` best finite scores among allowed positions, best first."""
+    s = np.where(allowed, scores, -np.inf)
+    finite = np.flatnonzero(np.isfinite(s))
+    if not len(finite):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    part = finite[np.argpartition(-s[finite], n - 1)[:n]] if len(finite) > n else finite
+    order = part[np.argsort(-s[part], kind="stable")]
+    return order.astype(np.int64), s[order].astype(np.float32)
+
+
+def cf_source(scores: np.ndarray, allowed: np.ndarray, n: int) -> Source:
+    pos, sc = top_allowed(scores, allowed, n)
+    return Source("cf", pos, sc)
+
+
+def content_source(
+    vectors: np.ndarray, has: np.ndarray, recent: np.ndarray, allowed: np.ndarray, n: int, space: str
+) -> Source:
+    """``vectors`` are unit rows; an item's score is its best cosine to any recent item."""
+    seeds = recent[has[recent]] if len(recent) else recent
+    if not len(seeds):
+        return Source("content", np.zeros(0, np.int64), np.zeros(0, np.float32), space=space)
+    sims = vectors @ vectors[seeds].T  # (items, seeds)
+    best = sims.argmax(axis=1)
+    score = sims[np.arange(len(sims)), best]
+    score[~has] = -np.inf
+    pos, sc = top_allowed(score, allowed, n)
+    keep = sc > 0  # an orthogonal or opposite item is not "similar" to anything the user liked
+    pos, sc = pos[keep], sc[keep]
+    return Source("content", pos, sc, {int(p): int(seeds[best[p]]) for p in pos}, space)
+
+
+def fresh_source(created: np.ndarray, allowed: np.ndarray, n: int, now: float, fresh_days: float) -> Source:
+    age = (now - created) / DAY
+    score = np.where(age <= fresh_days, -np.maximum(age, 0.0), -np.inf)
+    pos, sc = top_allowed(score, allowed, n)
+    # Newer is better; report as 1 for brand new, falling linearly to 0 at the window's edge.
+    return Source("fresh", pos, (1.0 + sc / max(fresh_days, 1e-9)).astype(np.float32))
+
+
+@dataclass(frozen=True)
+class Trending:
+    scores: np.ndarray  # float32 decayed engagement per catalogue position (0 = none)
+    viewers: np.ndarray  # int64 distinct users per position within the window
+    window_days: float
+    newest: float  # time of the newest event the window ends at
+
+
+class TrendingCache:
+    """Time-decayed recent popularity, recomputed off the request path.
+
+    The first request computes it (concurrent first requests wait for that one computation). Later,
+    when events have arrived and the figures are older than :data:`TRENDING_REFRESH_SECONDS`, one
+    long-lived worker thread recomputes them while requests keep getting the previous figures.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._computing = threading.Lock()
+        self._key: tuple[object, ...] | None = None
+        self._value: Trending | None = None
+        self._at = 0.0
+        self._job: tuple[Store, Catalog, float, float, int] | None = None
+        self._wake = threading.Event()
+        self._worker: threading.Thread | None = None
+
+    def get(self, store: Store, catalog: Catalog, window_days: float, half_life_days: float) -> Trending:
+        newest_id = store.newest_event_id()
+        setup = (id(catalog), window_days, half_life_days)
+        with self._lock:
+            if self._value is not None and self._key is not None and self._key[:3] == setup:
+                if self._key[3] != newest_id and time.monotonic() - self._at >= TRENDING_REFRESH_SECONDS:
+                    self._at = time.monotonic()  # one refresh per interval, however many requests
+                    self._job = (store, catalog, window_days, half_life_days, newest_id)
+                    if self._worker is None:
+                        self._worker = threading.Thread(
+                            target=self._run, name="mediarec-trending", daemon=True
+                        )
+                        self._worker.start()
+                    self._wake.set()
+                return self._value
+        with self._computing:
+            with self._lock:
+                if self._value is not None and self._key is not None and self._key[:3] == setup:
+                    return self._value  # computed by the request this one waited for
+            return self._compute(store, catalog, window_days, half_life_days, newest_id)
+
+    def _compute(
+        self, store: Store, catalog: Catalog, window_days: float, half_life_days: float, newest_id: int
+    ) -> Trending:
+        value = _trending(store, catalog, window_days, half_life_days)
+        with self._lock:
+            self._key = (id(catalog), window_days, half_life_days, newest_id)
+            self._value, self._at = value, time.monotonic()
+        return value
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                job, self._job = self._job, None
+            if job is not None:
+                with self._computing:
+                    self._compute(*job)
+
+
+def _trending(store: Store, catalog: Catalog, window_days: float, half_life_days: float) -> Trending:
+    newest, users, items, times = store.recent_item_events(window_days * DAY)
+    n = len(catalog)
+    scores = np.zeros(n, dtype=np.float32)
+    viewers = np.zeros(n, dtype=np.int64)
+    pos = catalog.positions_of(items)
+    ok = pos >= 0
+    if ok.any():
+        pos, users, times = pos[ok], users[ok], times[ok]
+        age = (newest - times) / DAY
+        decay = np.exp2(-age / half_life_days) if half_life_days > 0 else np.ones(len(age))
+        scores = np.bincount(pos, weights=decay, minlength=n).astype(np.float32)
+        # Distinct (item, user) pairs, via one int64 key per pair rather than a 2-D unique.
+        pairs = np.unique(pos * (int(users.max()) + 1) + users)
+        viewers = np.bincount(pairs // (int(users.max()) + 1), minlength=n).astype(np.int64)
+    return Trending(scores, viewers, window_days, newest)
+
+
+def trending_source(trending: Trending, allowed: np.ndarray, n: int) -> Source:
+    score = np.where(trending.scores > 0, trending.scores, -np.inf)
+    pos, sc = top_allowed(score, allowed, n)
+    return Source("trending", pos, sc)

@@ -1,0 +1,212 @@
+"""A request-time snapshot of the catalogue: attributes, topics, LLM tags and content vectors.
+
+Loaded in a few batch queries and kept until the store's catalogue stamp changes (an item or a
+feature added or updated), so a request never scans the items table, and an item ingested a
+moment ago is rankable as soon as its features are stored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from mediarec.store import Store
+
+# Same preference as the content models' loader: fused (text + vision + audio), then text alone.
+# One extractor for the whole catalogue, since the two live in different spaces.
+CONTENT_EXTRACTORS = ("fused", "text")
+LLM_EXTRACTOR = "llm"
+
+
+@dataclass(frozen=True)
+class ItemTag:
+    """A descriptive tag of an item and where it is grounded (the LLM's cited evidence)."""
+
+    tag: str
+    source: str  # "llm" | "metadata"
+    evidence: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Parallel arrays over every stored item, indexed by catalogue position."""
+
+    internal_ids: np.ndarray  # int64: the store's row id
+    item_ids: np.ndarray  # str: external ids
+    titles: list[str]
+    kinds: list[str]
+    creators: list[str | None]
+    created: np.ndarray  # float64, seconds since the epoch
+    topics: list[tuple[str, ...]]  # LLM topics, else metadata genres / topic
+    tags: list[tuple[ItemTag, ...]]
+    moments: list[tuple[dict[str, Any], ...]]
+    content: np.ndarray | None  # float32 unit rows (zeros where an item has no vector)
+    has_content: np.ndarray  # bool
+    content_source: str
+    index: dict[str, int] = field(default_factory=dict)
+    by_internal: dict[int, int] = field(default_factory=dict)
+    tag_idf: dict[str, float] = field(default_factory=dict)  # log(items / items with the tag)
+    tag_names: list[str] = field(default_factory=list)  # tag id -> name
+    tag_rarity: np.ndarray = field(default_factory=lambda: np.zeros(0))  # tag id -> idf
+    tag_indptr: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    tag_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # CSR: item -> tag ids
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    def positions_of(self, internal: np.ndarray) -> np.ndarray:
+        """Catalogue positions of internal item ids (-1 for ids this snapshot lacks), vectorised."""
+        ids = np.asarray(internal, dtype=np.int64)
+        if not len(self.internal_ids) or not len(ids):
+            return np.full(len(ids), -1, dtype=np.int64)
+        # Rows come ORDER BY id, so the internal ids are sorted and a binary search maps them.
+        at = np.clip(np.searchsorted(self.internal_ids, ids), 0, len(self.internal_ids) - 1)
+        return np.where(self.internal_ids[at] == ids, at, -1).astype(np.int64)
+
+
+def _norm_tag(raw: Any) -> str:
+    return str(raw).strip().lower()
+
+
+def _metadata_tags(meta: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(topics, tags) from free-form metadata: ``genres``/``topic``/``topics`` and ``tags``."""
+    topics: list[str] = []
+    for key in ("topics", "genres", "topic"):
+        value = meta.get(key)
+        if isinstance(value, str) and value:
+            topics.append(_norm_tag(value))
+        elif isinstance(value, list):
+            topics.extend(_norm_tag(v) for v in value if v)
+    tags = [_norm_tag(t) for t in meta.get("tags", []) if t] if isinstance(meta.get("tags"), list) else []
+    return topics, list(dict.fromkeys(tags + topics))
+
+
+def _llm_tags(payload: dict[str, Any]) -> tuple[list[str], list[ItemTag], list[dict[str, Any]]]:
+    topics = [_norm_tag(t) for t in payload.get("topics", []) if isinstance(t, str) and t]
+    tags: list[ItemTag] = []
+    for entry in payload.get("tags", []):
+        if not isinstance(entry, dict) or not entry.get("tag"):
+            continue
+        evidence = []
+        for ev in entry.get("evidence", []):
+            # Older payloads cite evidence by id only; newer ones carry the piece itself.
+            evidence.append(dict(ev) if isinstance(ev, dict) else {"id": str(ev)})
+        tags.append(ItemTag(_norm_tag(entry["tag"]), LLM_EXTRACTOR, tuple(evidence)))
+    moments = [dict(m) for m in payload.get("moments", []) if isinstance(m, dict) and "start" in m]
+    return topics, tags, moments
+
+
+def load_catalog(store: Store) -> Catalog:
+    rows = store.item_rows()
+    n = len(rows)
+    internal = np.asarray([r[0] for r in rows], dtype=np.int64)
+    by_internal = {int(i): k for k, i in enumerate(internal)}
+    topics: list[tuple[str, ...]] = []
+    tags: list[tuple[ItemTag, ...]] = []
+    for r in rows:
+        try:
+            meta = json.loads(r[6]) if r[6] else {}
+        except ValueError:
+            meta = {}
+        t, g = _metadata_tags(meta if isinstance(meta, dict) else {})
+        topics.append(tuple(dict.fromkeys(t)))
+        tags.append(tuple(ItemTag(x, "metadata") for x in g))
+    moments: list[tuple[dict[str, Any], ...]] = [() for _ in range(n)]
+    vectors: dict[str, dict[int, np.ndarray]] = {e: {} for e in CONTENT_EXTRACTORS}
+    for item_id, extractor, payload, vector in store.latest_features((*CONTENT_EXTRACTORS, LLM_EXTRACTOR)):
+        pos = by_internal.get(item_id)
+        if pos is None:
+            continue
+        if extractor == LLM_EXTRACTOR:
+            t, llm_tags, m = _llm_tags(payload)
+            if t:
+                topics[pos] = tuple(dict.fromkeys(t))
+            # LLM tags come first: they carry evidence; metadata tags not repeated by the LLM follow.
+            names = {x.tag for x in llm_tags}
+            tags[pos] = (*llm_tags, *(x for x in tags[pos] if x.tag not in names))
+            moments[pos] = tuple(m)
+        elif vector is not None:
+            vectors[extractor][pos] = vector
+    content, has, source = None, np.zeros(n, dtype=bool), ""
+    for extractor in CONTENT_EXTRACTORS:
+        found = vectors[extractor]
+        if not found:
+            continue
+        # A newer model version may have changed the width: keep the most common layout only.
+        dims = [v.shape[0] for v in found.values()]
+        dim = max(set(dims), key=dims.count)
+        content = np.zeros((n, dim), dtype=np.float32)
+        for pos, v in found.items():
+            if v.shape[0] == dim:
+                content[pos] = v
+                has[pos] = True
+        norms = np.linalg.norm(content, axis=1)
+        has &= norms > 0
+        content[has] /= norms[has, None]
+        source = extractor
+        break
+    df: dict[str, int] = {}
+    for item_tags in tags:
+        for name in {t.tag for t in item_tags}:
+            df[name] = df.get(name, 0) + 1
+    tag_names = sorted(df)
+    tag_id = {t: k for k, t in enumerate(tag_names)}
+    per_item = [sorted({tag_id[t.tag] for t in item_tags}) for item_tags in tags]
+    tag_indptr = np.zeros(n + 1, dtype=np.int64)
+    tag_indptr[1:] = np.cumsum([len(x) for x in per_item])
+    return Catalog(
+        tag_idf={t: math.log(max(n, 1) / c) for t, c in df.items()},
+        tag_names=tag_names,
+        tag_rarity=np.asarray([math.log(max(n, 1) / df[t]) for t in tag_names], dtype=np.float64),
+        tag_indptr=tag_indptr,
+        tag_index=np.asarray([t for x in per_item for t in x], dtype=np.int64),
+        internal_ids=internal,
+        item_ids=np.asarray([r[1] for r in rows], dtype=str),
+        titles=[str(r[2] or r[1]) for r in rows],
+        kinds=[str(r[3]) for r in rows],
+        creators=[r[4] for r in rows],
+        created=np.asarray([r[5] for r in rows], dtype=np.float64),
+        topics=topics,
+        tags=tags,
+        moments=moments,
+        content=content,
+        has_content=has,
+        content_source=source,
+        index={str(r[1]): k for k, r in enumerate(rows)},
+        by_internal=by_internal,
+    )
+
+
+# The stamp query scans the items table, so requests share one check per this many seconds: a new
+# item or feature is visible at most this long after it is stored.
+STAMP_CHECK_SECONDS = 0.25
+
+
+class CatalogCache:
+    """The newest snapshot, reloaded when the store's catalogue stamp moves."""
+
+    def __init__(self, check_seconds: float = STAMP_CHECK_SECONDS) -> None:
+        self._lock = threading.Lock()
+        self._stamp: tuple[Any, ...] | None = None
+        self._catalog: Catalog | None = None
+        self._checked = 0.0
+        self.check_seconds = check_seconds
+
+    def get(self, store: Store) -> Catalog:
+        with self._lock:
+            if self._catalog is not None and time.monotonic() - self._checked < self.check_seconds:
+                return self._catalog
+        stamp = store.catalogue_stamp()
+        with self._lock:
+            if self._catalog is None or stamp != self._stamp:
+                self._catalog = load_catalog(store)
+                self._stamp = stamp
+            self._checked = time.monotonic()
+            return self._catalog

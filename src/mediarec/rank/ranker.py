@@ -1,0 +1,343 @@
+"""The ranking pipeline: candidates ► blend ► filters ► freshness ► MMR + caps ► exploration ► reasons.
+
+:class:`Ranker` holds what requests share (catalogue snapshot, trending figures, per-model views and
+folded user vectors); everything per user is read live from the store on each request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+
+from mediarec.interactions import InteractionWeights
+from mediarec.rank.blend import blend
+from mediarec.rank.candidates import (
+    Source,
+    Trending,
+    TrendingCache,
+    cf_source,
+    content_source,
+    fresh_source,
+    top_allowed,
+    trending_source,
+)
+from mediarec.rank.catalog import Catalog, CatalogCache
+from mediarec.rank.diversity import Caps, mmr
+from mediarec.rank.explain import ExplainContext, explain, popular_reason, user_interests
+from mediarec.rank.explore import explore_rng, explore_slots
+from mediarec.rank.filters import allowed_mask
+from mediarec.rank.foldin import FoldIn
+from mediarec.rank.freshness import freshness_bonus
+from mediarec.rank.history import UserHistory, load_history
+from mediarec.rank.options import SOURCES, RankOptions
+from mediarec.rank.records import RankResult, Reason, Recommendation
+from mediarec.recommenders import Recommender
+
+if TYPE_CHECKING:
+    from mediarec.store import Store
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """The served model as the engine loaded it."""
+
+    path: Path
+    model: Recommender
+    user_index: dict[str, int]
+    popularity: np.ndarray  # training viewers per model item
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """A model aligned with one catalogue snapshot."""
+
+    ref: ModelRef
+    fold: FoldIn
+    model_of_cat: np.ndarray  # catalogue position -> model item position, -1 when the model lacks it
+    cat_of_model: np.ndarray  # model position -> catalogue position, -1 for items gone from the store
+    vectors: np.ndarray | None  # unit item vectors in catalogue order (dense models), zeros if absent
+    sparse_unit: sp.csr_matrix | None  # unit item vectors in model order (sparse models)
+    viewers: np.ndarray  # training viewers per catalogue position
+
+
+def _view(ref: ModelRef, catalog: Catalog) -> ModelView:
+    model = ref.model
+    cat_of_model = np.asarray([catalog.index.get(str(i), -1) for i in model.item_ids], dtype=np.int64)
+    model_of_cat = np.full(len(catalog), -1, dtype=np.int64)
+    ok = cat_of_model >= 0
+    model_of_cat[cat_of_model[ok]] = np.flatnonzero(ok)
+    raw = model.item_vectors()
+    vectors, sparse_unit = None, None
+    if isinstance(raw, sp.spmatrix | sp.sparray):
+        norms = np.sqrt(np.asarray(raw.multiply(raw).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        sparse_unit = sp.csr_matrix(sp.diags(1.0 / norms) @ raw)
+    else:
+        dense = np.asarray(raw, dtype=np.float32)
+        norms = np.linalg.norm(dense, axis=1)
+        norms[norms == 0] = 1.0
+        vectors = np.zeros((len(catalog), dense.shape[1]), dtype=np.float32)
+        vectors[cat_of_model[ok]] = dense[ok] / norms[ok, None]
+    viewers = np.zeros(len(catalog), dtype=np.float32)
+    viewers[cat_of_model[ok]] = ref.popularity[ok]
+    return ModelView(ref, FoldIn(model), model_of_cat, cat_of_model, vectors, sparse_unit, viewers)
+
+
+class Ranker:
+    def __init__(self) -> None:
+        self.catalogs = CatalogCache()
+        self.trending = TrendingCache()
+        self._views: dict[tuple[Path, int], ModelView] = {}
+        self._lock = threading.Lock()
+
+    def view(self, ref: ModelRef, catalog: Catalog) -> ModelView:
+        key = (ref.path, id(catalog))
+        # Held while building, so concurrent first requests build a view once, not once each.
+        with self._lock:
+            found = self._views.get(key)
+            if found is not None and found.ref.model is ref.model:
+                return found
+            made = _view(ref, catalog)
+            # Views of older snapshots or model versions are dropped: one per model folder.
+            self._views = {k: v for k, v in self._views.items() if k[0] != ref.path}
+            self._views[key] = made
+            return made
+
+    def rank(
+        self,
+        store: Store,
+        ref: ModelRef,
+        user: str,
+        n: int,
+        *,
+        weights: InteractionWeights,
+        options: RankOptions,
+        exclude_seen: bool = True,
+        kind: str | None = None,
+        creator: str | None = None,
+        now: float | None = None,
+    ) -> RankResult:
+        now = time.time() if now is None else now
+        catalog = self.catalogs.get(store)
+        view = self.view(ref, catalog)
+        history = load_history(store, user, catalog, weights)
+        allowed = allowed_mask(
+            catalog,
+            history,
+            exclude_seen=exclude_seen,
+            watched_fraction=options.watched_fraction,
+            kind=kind,
+            creator=creator,
+        )
+        caps = Caps(options.max_per_creator, options.max_per_topic)
+        cf, folded = self._cf_scores(view, user, history, len(catalog))
+        if cf is None and history.empty:
+            return self._popular(catalog, view, allowed, n, caps)
+        trending = self.trending.get(
+            store, catalog, options.trending_window_days, options.trending_half_life_days
+        )
+        sources, content_vectors, space = self._sources(
+            catalog, view, history, allowed, cf, trending, options, now
+        )
+        mixed = blend(sources, {s: options.weight(s) for s in SOURCES})
+        if options.weight_cold > 0 and options.weight_content > 0 and "content" in mixed.parts:
+            # Cold items stand in their content score for the CF score they cannot have.
+            cold = view.model_of_cat[mixed.positions] < 0
+            lift = options.weight_cold * mixed.parts["content"] / options.weight_content
+            mixed.parts["content"][cold] += lift[cold]
+            mixed.scores[cold] += lift[cold]
+        scores = mixed.scores + freshness_bonus(
+            catalog.created[mixed.positions], now, options.freshness_boost, options.freshness_half_life_days
+        )
+        take = min(options.mmr_pool, len(scores))
+        top = np.argsort(-scores, kind="stable")[:take]
+        pool = mixed.positions[top]
+        picked, values = mmr(
+            scores[top],
+            self._diversity_vectors(catalog, view, pool),
+            n,
+            options.mmr_lambda,
+            [catalog.creators[p] for p in pool],
+            [catalog.topics[p] for p in pool],
+            caps,
+        )
+        ranked = [int(pool[k]) for k in picked]
+        if not ranked:
+            # Nothing personal survived the filters (say, a new user whose only item has no
+            # neighbours): the popular list is better than an empty one.
+            return self._popular(catalog, view, allowed, n, caps)
+        explored = self._explore(catalog, view, allowed, ranked, values, n, user, options, now)
+        anchors = self._cf_anchors(view, history, ranked)
+        ctx = ExplainContext(
+            catalog=catalog,
+            interests=user_interests(catalog, history),
+            cf_anchors=anchors,
+            content_anchors=next((s.anchors for s in sources if s.name == "content"), {}),
+            content_vectors=content_vectors,
+            content_space=space,
+            model_name=ref.model.name,
+            model_version=ref.path.name,
+            folded_in=folded,
+            trending_viewers=trending.viewers,
+            trending_window_days=trending.window_days,
+            viewers=view.viewers,
+        )
+        items = []
+        for pos, score in zip(ranked, values, strict=True):
+            k = int(np.searchsorted(mixed.positions, pos))  # blend positions are sorted
+            found = k < len(mixed.positions) and mixed.positions[k] == pos
+            parts = {s: float(v[k]) for s, v in mixed.parts.items() if found and v[k] > 0}
+            items.append(self._rec(catalog, pos, score, explain(ctx, pos, parts, pos in explored)))
+        counts = {s.name: len(s.positions) for s in sources}
+        return RankResult(items, fallback=False, folded_in=folded, sources=counts)
+
+    # -- steps -------------------------------------------------------------------------------
+    @staticmethod
+    def _cf_scores(
+        view: ModelView, user: str, history: UserHistory, n_cat: int
+    ) -> tuple[np.ndarray | None, bool]:
+        model_pos = view.model_of_cat[history.items] if len(history.items) else history.items
+        known = model_pos >= 0
+        row = view.ref.user_index.get(user)
+        found = view.fold.scores(user, row, model_pos[known], history.weights[known], history.stamp)
+        if found is None:
+            return None, False
+        scores = np.full(n_cat, -np.inf, dtype=np.float32)
+        ok = view.cat_of_model >= 0
+        scores[view.cat_of_model[ok]] = found.scores[ok]
+        return scores, found.folded
+
+    @staticmethod
+    def _sources(
+        catalog: Catalog,
+        view: ModelView,
+        history: UserHistory,
+        allowed: np.ndarray,
+        cf: np.ndarray | None,
+        trending: Trending,
+        o: RankOptions,
+        now: float,
+    ) -> tuple[list[Source], np.ndarray | None, str]:
+        sources: list[Source] = []
+        if cf is not None and o.weight_cf > 0:
+            sources.append(cf_source(cf, allowed, o.candidates))
+        recent = history.recent[: o.recent_items]
+        content_vectors, space = None, ""
+        if catalog.content is not None and len(recent) and catalog.has_content[recent].any():
+            content_vectors, space = catalog.content, catalog.content_source
+            has = catalog.has_content
+        elif view.vectors is not None:
+            # No content vectors for this user's items: neighbours in the model's item space.
+            content_vectors, space = view.vectors, view.ref.model.name
+            has = view.model_of_cat >= 0
+        if content_vectors is not None and o.weight_content > 0 and len(recent):
+            sources.append(content_source(content_vectors, has, recent, allowed, o.candidates, space))
+        if o.weight_trending > 0:
+            sources.append(trending_source(trending, allowed, o.candidates))
+        if o.weight_fresh > 0:
+            sources.append(fresh_source(catalog.created, allowed, o.candidates, now, o.fresh_days))
+        return sources, content_vectors, space
+
+    @staticmethod
+    def _diversity_vectors(catalog: Catalog, view: ModelView, pool: np.ndarray) -> np.ndarray | None:
+        """Content vectors when most of the pool has them, else the model's item vectors."""
+        if catalog.content is not None and catalog.has_content[pool].mean() >= 0.5:
+            return catalog.content[pool]
+        if view.vectors is not None:
+            return view.vectors[pool]
+        if view.sparse_unit is not None:
+            rows = view.model_of_cat[pool]
+            out = np.zeros((len(pool), view.sparse_unit.shape[1]), dtype=np.float32)
+            ok = rows >= 0
+            out[ok] = view.sparse_unit[rows[ok]].toarray()
+            return out
+        return None
+
+    @staticmethod
+    def _explore(
+        catalog: Catalog,
+        view: ModelView,
+        allowed: np.ndarray,
+        ranked: list[int],
+        values: list[float],
+        n: int,
+        user: str,
+        o: RankOptions,
+        now: float,
+    ) -> set[int]:
+        if o.explore_epsilon <= 0 or not ranked:
+            return set()
+        new = (now - catalog.created) / DAY <= o.fresh_days
+        pool = np.flatnonzero(allowed & new & (view.viewers < o.explore_max_viewers))
+        slots = explore_slots(ranked, pool, n, o.explore_epsilon, explore_rng(o.seed, user))
+        for slot, pos in sorted(slots):
+            slot = min(slot, len(ranked))
+            # The explored item takes the displaced item's score, so scores stay non-increasing.
+            value = values[slot] if slot < len(values) else values[-1]
+            ranked.insert(slot, pos)
+            values.insert(slot, value)
+        del ranked[n:], values[n:]
+        return {p for _, p in slots if p in ranked}
+
+    @staticmethod
+    def _cf_anchors(view: ModelView, history: UserHistory, ranked: list[int]) -> dict[int, tuple[int, float]]:
+        """For each ranked item, the user's positive item most similar to it in the model's space."""
+        if not len(history.items) or not ranked:
+            return {}
+        hist = history.items[view.model_of_cat[history.items] >= 0]
+        recs = np.asarray([p for p in ranked if view.model_of_cat[p] >= 0], dtype=np.int64)
+        if not len(hist) or not len(recs):
+            return {}
+        if view.vectors is not None:
+            sims = view.vectors[recs] @ view.vectors[hist].T
+        else:
+            assert view.sparse_unit is not None
+            unit = view.sparse_unit
+            sims = np.asarray(
+                (unit[view.model_of_cat[recs]] @ unit[view.model_of_cat[hist]].T).todense(), dtype=np.float32
+            )
+        best = sims.argmax(axis=1)
+        out = {}
+        for k, p in enumerate(recs.tolist()):
+            s = float(sims[k, best[k]])
+            if s > 0:
+                out[p] = (int(hist[best[k]]), s)
+        return out
+
+    @staticmethod
+    def _popular(catalog: Catalog, view: ModelView, allowed: np.ndarray, n: int, caps: Caps) -> RankResult:
+        """No model row, no events: the most-viewed allowed items, under the caps."""
+        pos, counts = top_allowed(view.viewers.astype(np.float32), allowed, max(n * 5, 50))
+        picked, _ = mmr(
+            counts,
+            None,
+            n,
+            1.0,
+            [catalog.creators[p] for p in pos],
+            [catalog.topics[p] for p in pos],
+            caps,
+        )
+        items = []
+        for k in picked:
+            p, c = int(pos[k]), int(counts[k])
+            items.append(Ranker._rec(catalog, p, float(c), (popular_reason(c),)))
+        return RankResult(items, fallback=True)
+
+    @staticmethod
+    def _rec(catalog: Catalog, pos: int, score: float, reasons: tuple[Reason, ...]) -> Recommendation:
+        return Recommendation(
+            item_id=str(catalog.item_ids[pos]),
+            score=float(score),
+            title=catalog.titles[pos],
+            kind=catalog.kinds[pos],
+            creator=catalog.creators[pos],
+            reasons=reasons,
+        )
