@@ -161,6 +161,10 @@ def test_demo_runs_end_to_end_as_a_subprocess(tmp_path: Path) -> None:
     assert (tmp_path / "mediarec-data" / "mediarec.db").is_file(), "the default home is ./mediarec-data"
     assert re.search(r"3\. ingested: 27 processed, 0 already done, 0 failed", out), out
     assert "transcript (en" in out and "on-screen text: Fresh pasta" in out and "Speech" in out
+    llm = re.compile(r"3b\. the fast local LLM described (\d+) clips \((\d+) already done")
+    first = llm.search(out)
+    if "3b. LLM descriptions skipped" not in out:  # only without llama-cpp-python or the fast model
+        assert first and int(first[1]) >= 4, out
     shown = re.findall(r"— (\d)/(\d) in taste", out)
     assert len(shown) == 3
     assert sum(int(a) for a, _ in shown) / sum(int(b) for _, b in shown) >= 0.8
@@ -168,6 +172,9 @@ def test_demo_runs_end_to_end_as_a_subprocess(tmp_path: Path) -> None:
     assert (tmp_path / "mediarec-data" / "reports" / "demo" / "report.json").is_file(), "for the dashboard"
     again = demo()
     assert "3. ingested: 0 processed, 27 already done, 0 failed" in again
+    second = llm.search(again)
+    if first:
+        assert second and int(second[2]) >= int(first[1]), "described clips are not described again"
 
 
 @pytest.mark.heavy

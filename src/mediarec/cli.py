@@ -353,6 +353,12 @@ def similar(ctx: click.Context, item: str, n: int, model: str | None, as_json: b
     help="Also run the cold-item protocol: hold out this share of items entirely and rank them "
     "among themselves (e.g. 0.2); a second table in the same report.",
 )
+@click.option(
+    "--mmr",
+    default="",
+    help="Also re-rank each model's list by MMR at these lambdas (e.g. 0.7,0.4; 1 = no diversity): "
+    "rows MODEL+mmrL show the accuracy/diversity trade of the --diversity knob.",
+)
 @click.pass_context
 def evaluate(
     ctx: click.Context,
@@ -364,6 +370,7 @@ def evaluate(
     params: tuple[str, ...],
     out: Path | None,
     cold: float,
+    mmr: str,
 ) -> None:
     """Compare models on one split with full-ranking metrics; writes Markdown and JSON.
 
@@ -395,6 +402,12 @@ def evaluate(
     def progress(message: str) -> None:
         click.echo(f"  {message}", err=True)
 
+    try:
+        lambdas = tuple(float(x) for x in mmr.split(",") if x.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected lambdas like 0.7,0.4, got {mmr!r}", param_hint="--mmr") from None
+    if any(not 0 <= lam <= 1 for lam in lambdas):
+        raise click.BadParameter("lambdas lie between 0 and 1", param_hint="--mmr")
     features, source = None, ""
     if any(n in _model_names() and _uses_features(n) for n in names):
         from mediarec.features import dataset_item_features
@@ -420,6 +433,7 @@ def evaluate(
             progress=progress,
             item_features=features,
             features_source=source,
+            options=EvalOptions(mmr_lambdas=lambdas),
         )
         extra: list[Report] = []
         if cold:

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from mediarec.datasets.base import Dataset
 from mediarec.eval.metrics import MetricOptions, all_metrics, coverage, default_item_vectors, item_popularity
+from mediarec.eval.rerank import POOL_FACTOR, mmr_rerank
 from mediarec.eval.splits import make_split
 from mediarec.interactions import Interactions
 from mediarec.recommenders import MODELS, create
@@ -35,6 +36,8 @@ class EvalOptions:
     test_fraction: float = 0.2  # share held out by the random and temporal splits
     batch_size: int = 1024  # test users ranked per recommend() call; bounds peak memory
     metrics: MetricOptions = field(default_factory=MetricOptions)
+    # Also report each model re-ranked by MMR at these λ (rows "MODEL+mmrλ"): 1 is no diversity.
+    mmr_lambdas: tuple[float, ...] = ()
 
 
 @dataclass
@@ -187,13 +190,21 @@ def evaluate(
         ild_space=ild_space,
     )
     for name in models:
-        report.rows.append(_run_model(name, params.get(name, {}), prepared, k, opts.batch_size, say))
+        report.rows.extend(
+            _run_model(name, params.get(name, {}), prepared, k, opts.batch_size, say, opts.mmr_lambdas)
+        )
     return report
 
 
 def _run_model(
-    name: str, params: dict[str, Any], data: _Prepared, k: int, batch_size: int, say: Progress
-) -> ModelResult:
+    name: str,
+    params: dict[str, Any],
+    data: _Prepared,
+    k: int,
+    batch_size: int,
+    say: Progress,
+    mmr_lambdas: tuple[float, ...] = (),
+) -> list[ModelResult]:
     model = create(name, **params)
     say(f"fitting {name}")
     started = time.perf_counter()
@@ -202,22 +213,34 @@ def _run_model(
 
     say(f"ranking with {name}")
     started = time.perf_counter()
-    top = np.full((len(data.users), k), -1, dtype=np.int64)
+    width = k * POOL_FACTOR if mmr_lambdas else k
+    pool = np.full((len(data.users), width), -1, dtype=np.int64)
+    pool_scores = np.full((len(data.users), width), -np.inf, dtype=np.float32)
     for start in range(0, len(data.users), batch_size):
-        ids, _ = model.recommend(
-            data.users[start : start + batch_size], n=k, filter_seen=True, candidates=data.candidates
+        ids, scores = model.recommend(
+            data.users[start : start + batch_size], n=width, filter_seen=True, candidates=data.candidates
         )
         # recommend() caps n at the catalogue size; the -1 padding keeps the K columns regardless.
-        top[start : start + len(ids), : ids.shape[1]] = ids
+        pool[start : start + len(ids), : ids.shape[1]] = ids
+        pool_scores[start : start + len(ids), : ids.shape[1]] = scores
     recommend_seconds = time.perf_counter() - started
 
-    metrics = all_metrics(top, data.test[data.users], data.popularity, data.item_vectors)
-    if data.candidates is not None:
-        metrics["coverage"] = coverage(top, len(data.candidates))  # share of the ranked items
-    return ModelResult(
-        model=name,
-        params=dataclasses.asdict(model.params),
-        metrics=metrics,
-        fit_seconds=fit_seconds,
-        recommend_seconds=recommend_seconds,
-    )
+    lists = [(name, pool[:, :k])]
+    for lam in mmr_lambdas:
+        say(f"re-ranking {name} with MMR, lambda {lam:g}")
+        lists.append((f"{name}+mmr{lam:g}", mmr_rerank(pool, pool_scores, data.item_vectors, k, lam)))
+    out = []
+    for label, top in lists:
+        metrics = all_metrics(top, data.test[data.users], data.popularity, data.item_vectors)
+        if data.candidates is not None:
+            metrics["coverage"] = coverage(top, len(data.candidates))  # share of the ranked items
+        out.append(
+            ModelResult(
+                model=label,
+                params=dataclasses.asdict(model.params),
+                metrics=metrics,
+                fit_seconds=fit_seconds,
+                recommend_seconds=recommend_seconds,
+            )
+        )
+    return out
