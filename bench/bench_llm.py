@@ -30,11 +30,17 @@ from mediarec.engine import MediaRec
 from mediarec.kit import model_file
 from mediarec.llm.backends import CompletionOptions
 from mediarec.llm.describe import stored_evidence
-from mediarec.llm.items import ITEM_SCHEMA, build_messages, understand_item
+from mediarec.llm.items import ITEM_SCHEMA, TOPIC_VOCABULARY, build_messages, understand_item
 from mediarec.llm.local import LlamaCppBackend
 from mediarec.llm.scrub import as_data
 
-OPTIONS = CompletionOptions(max_tokens=700, schema_name="item", distinct_keys=("tag",), repeat_penalty=1.15)
+OPTIONS = CompletionOptions(
+    max_tokens=700,
+    schema_name="item",
+    distinct_keys=("tag",),
+    avoid_in_distinct=TOPIC_VOCABULARY,
+    repeat_penalty=1.15,
+)
 
 
 def _raw(llm: Any, grammar: Any, messages: list[dict[str, str]]) -> tuple[int, float]:

@@ -74,6 +74,9 @@ class CompletionOptions:
     # ``distinct_penalty`` logits. Small models under greedy decoding otherwise loop ("recipe",
     # "recipe", ...). HTTP backends get OpenAI's presence_penalty instead, a blunter tool.
     distinct_keys: tuple[str, ...] = ()
+    # Words the values of the distinct keys should not use (penalised like earlier values), e.g. the
+    # topic vocabulary inside tags: a small model otherwise copies a list from the prompt.
+    avoid_in_distinct: tuple[str, ...] = ()
     distinct_penalty: float = 6.0
     # llama.cpp-style repeat penalty (>1 discourages) on word tokens among the last 48 written, for
     # the local backend's greedy decoding, where a small model otherwise copies a sentence twice.

@@ -28,7 +28,7 @@ from mediarec.llm.item_schema import (  # noqa: F401 - re-exported: the public n
     TOPIC_VOCABULARY,
 )
 
-PROMPT_VERSION = "item/4"
+PROMPT_VERSION = "item/5"
 
 
 @dataclass(frozen=True)
@@ -400,7 +400,11 @@ def understand_item(
         validate=lambda obj: _repaired_problems(obj, evidence),
         retries=retries,
         options=CompletionOptions(
-            max_tokens=max_tokens, schema_name="item", distinct_keys=("tag",), repeat_penalty=1.15
+            max_tokens=max_tokens,
+            schema_name="item",
+            distinct_keys=("tag",),
+            avoid_in_distinct=TOPIC_VOCABULARY,
+            repeat_penalty=1.15,
         ),
     )
     return ItemUnderstanding(

@@ -87,7 +87,13 @@ class LlamaCppBackend(LLMBackend):
                 bool(_LETTERS.search(llm.detokenize([i]).decode("utf-8", "ignore")))
                 for i in range(llm.n_vocab())
             ]
-        return _Distinct(opts.distinct_keys, opts.distinct_penalty, self._words, opts.repeat_penalty)
+        return _Distinct(
+            opts.distinct_keys,
+            opts.distinct_penalty,
+            self._words,
+            opts.repeat_penalty,
+            avoid=opts.avoid_in_distinct,
+        )
 
     def complete_json(
         self, messages: list[Message], schema: dict[str, Any], options: CompletionOptions | None = None
@@ -139,6 +145,7 @@ class _Distinct:
     words: list[bool]
     repeat_penalty: float = 1.0
     window: int = 48
+    avoid: tuple[str, ...] = ()
     text: str = ""
     _open: re.Pattern[str] | None = None
 
@@ -177,6 +184,11 @@ class _Distinct:
             return []
         key = found.group(1)
         out: set[int] = set()
+        for value in self.avoid:
+            if value not in self._tokens:
+                ids = tokenize(value) + tokenize(" " + value)
+                self._tokens[value] = {t for t in ids if t < len(self.words) and self.words[t]}
+            out |= self._tokens[value]
         for m in self._done.finditer(self.text):
             if m.group(1) != key or not m.group(2):
                 continue
