@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mediarec.llm.items import (
+    ITEM_SCHEMA,
     TAG_PATTERN,
     EvidenceOptions,
     ItemEvidence,
@@ -54,20 +55,8 @@ PART_SCHEMA: dict[str, Any] = {
                 "required": ["tag", "evidence"],
             },
         },
-        "moments": {
-            "type": "array",
-            "maxItems": 1,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "segment": {"type": "string", "pattern": "^S[0-9]{1,4}$"},
-                    "start": {"type": "number"},
-                    "end": {"type": "number"},
-                    "label": {"type": "string", "maxLength": 80},
-                },
-                "required": ["segment", "start", "end", "label"],
-            },
-        },
+        # One moment of the same shape as the whole item's.
+        "moments": {"type": "array", "maxItems": 1, "items": ITEM_SCHEMA["properties"]["moments"]["items"]},
     },
     "required": ["summary", "keywords", "moments"],
 }
