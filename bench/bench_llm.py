@@ -4,8 +4,9 @@ For each model and each prompt (the item-understanding prompt of demo clips), al
 
 * **raw**: llama-cpp-python's ``create_chat_completion`` with the grammar llama.cpp makes from the
   same JSON schema, greedy — what a user of llama.cpp alone would run;
-* **mediarec**: ``LlamaCppBackend.complete_json`` with the options ``understand_item`` uses (greedy
-  first-token grammar check, distinct-tag and repeat penalties);
+* **mediarec**: ``LlamaCppBackend.complete_json`` with the schema and options ``understand_item``
+  uses (tags limited to the evidence's words, greedy first-token grammar check, distinct-tag, repeat
+  and avoided-word penalties);
 * **item**: the whole ``understand_item`` (decode, schema, repair, grounding, retry if needed).
 
 The answers may differ in length (the penalties change them), so the overhead is compared per
@@ -28,19 +29,10 @@ from typing import Any
 
 from mediarec.engine import MediaRec
 from mediarec.kit import model_file
-from mediarec.llm.backends import CompletionOptions
 from mediarec.llm.describe import stored_evidence
-from mediarec.llm.items import ITEM_SCHEMA, TOPIC_VOCABULARY, build_messages, understand_item
+from mediarec.llm.items import build_messages, decoding_schema, item_options, understand_item
 from mediarec.llm.local import LlamaCppBackend
 from mediarec.llm.scrub import as_data
-
-OPTIONS = CompletionOptions(
-    max_tokens=700,
-    schema_name="item",
-    distinct_keys=("tag",),
-    avoid_in_distinct=TOPIC_VOCABULARY,
-    repeat_penalty=1.15,
-)
 
 
 def _raw(llm: Any, grammar: Any, messages: list[dict[str, str]]) -> tuple[int, float]:
@@ -58,15 +50,17 @@ def bench_model(name: str, engine: MediaRec, items: list[str], repeats: int) -> 
     threads = engine.settings.llm_threads or engine.settings.threads or None
     ours = LlamaCppBackend(path, n_ctx=4096, n_threads=threads, model_id=name)
     raw = Llama(model_path=str(path), n_ctx=4096, n_threads=ours.n_threads, verbose=False)
-    grammar = LlamaGrammar.from_json_schema(json.dumps(ITEM_SCHEMA), verbose=False)
     runs: dict[str, list[tuple[int, float]]] = {"raw": [], "mediarec": [], "item": []}
     for item in items:
         _, ev = stored_evidence(engine.store, item)
         messages = build_messages(ev, as_data)
+        # The schema understand_item decodes with: tags limited to the words of this item's evidence.
+        schema = decoding_schema(ev)
+        grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
         for _ in range(repeats):
             runs["raw"].append(_raw(raw, grammar, messages))
             started = time.perf_counter()
-            _, usage = ours.complete_json(messages, ITEM_SCHEMA, OPTIONS)
+            _, usage = ours.complete_json(messages, schema, item_options(ev))
             runs["mediarec"].append((usage.completion_tokens, time.perf_counter() - started))
             started = time.perf_counter()
             result = understand_item(ours, ev)

@@ -31,6 +31,7 @@ from mediarec.engine import MediaRec, llm_url
 from mediarec.llm.backends import LLMError, backend_from_url
 from mediarec.llm.describe import stored_evidence
 from mediarec.llm.items import EvidenceOptions, collect_evidence, understand_item
+from mediarec.llm.topics import TOPICS_SHOWN, rank_topics
 
 # Words that name a MovieLens genre in a tag.
 GENRE_WORDS: dict[str, tuple[str, ...]] = {
@@ -64,10 +65,16 @@ def _found(words: tuple[str, ...], tags: list[str]) -> bool:
     return any(w in tag_words or any(w in t for t in tags) for w in words)
 
 
+# `describe` names the topics that fit best by MiniLM similarity (mediarec.llm.topics); so does the
+# bench, through the same function, when the kit has MiniLM.
+EMBED: list[Any] = []
+
+
 def _run(backend: Any, ev: Any) -> tuple[dict[str, Any] | None, float, int, int, str]:
     started = time.perf_counter()
+    topics = rank_topics(ev, EMBED[0])[:TOPICS_SHOWN] if EMBED else None
     try:
-        result = understand_item(backend, ev)
+        result = understand_item(backend, ev, topics=topics)
     except LLMError as exc:
         return None, time.perf_counter() - started, 0, 0, str(exc)[:200]
     return result.value, result.seconds, result.completion_tokens, result.attempts, ""
@@ -167,10 +174,17 @@ def main() -> None:
     ap.add_argument("--movies", type=int, default=20, help="ML-1M movies to sample (0: skip)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, help="write the figures as JSON here")
+    ap.add_argument("--no-ranking", action="store_true", help="show the whole topic list, unranked")
     args = ap.parse_args()
     home = args.demo_home or Path.cwd() / "mediarec-data"
-    backend = backend_from_url(llm_url(args.model), MediaRec(home).settings)
+    settings = MediaRec(home).settings
+    backend = backend_from_url(llm_url(args.model), settings)
     report: dict[str, Any] = {"model": backend.model_id, "command": shlex.join([sys.executable, *sys.argv])}
+    if not args.no_ranking:
+        from mediarec.understand.text import MiniLM
+
+        EMBED.append(MiniLM.from_settings(settings).encode)
+    report["topics_ranked"] = bool(EMBED)
     if args.demo_home:
         report["demo"] = demo_topics(backend, args.demo_home)
     if args.movies and args.data.is_dir():

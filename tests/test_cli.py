@@ -164,7 +164,7 @@ def test_demo_runs_end_to_end_as_a_subprocess(tmp_path: Path) -> None:
     llm = re.compile(r"3b\. the fast local LLM described (\d+) clips \((\d+) already done")
     first = llm.search(out)
     if "3b. LLM descriptions skipped" not in out:  # only without llama-cpp-python or the fast model
-        assert first and int(first[1]) >= 4, out
+        assert first and int(first[1]) >= 2, out  # of 3 clips, one per topic
     shown = re.findall(r"— (\d)/(\d) in taste", out)
     assert len(shown) == 3
     assert sum(int(a) for a, _ in shown) / sum(int(b) for _, b in shown) >= 0.8

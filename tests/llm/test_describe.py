@@ -10,7 +10,7 @@ from typing import Any
 from mediarec.llm.backends import CompletionOptions, LLMBackend, Usage
 from mediarec.llm.cache import ResultCache
 from mediarec.llm.describe import EXTRACTOR, describe_items, stored_evidence
-from mediarec.llm.items import ITEM_SCHEMA, PROMPT_VERSION, STORED_ITEM_SCHEMA
+from mediarec.llm.items import PROMPT_VERSION, STORED_ITEM_SCHEMA
 from mediarec.llm.longform import PART_SCHEMA, part_ranges
 from mediarec.llm.structured import schema_errors
 from mediarec.records import ItemRecord
@@ -143,7 +143,9 @@ class FakeReadingBackend(LLMBackend):
             "language": "en",
             "moments": [moment],
         }
-        assert schema is ITEM_SCHEMA
+        # The item grammar limits tags to the words of the evidence shown in this call.
+        pattern = schema["properties"]["tags"]["items"]["properties"]["tag"]["pattern"]
+        assert all(re.search(pattern, t["tag"]) for t in tags) and not re.search(pattern, "casino")
         return value, Usage(5, 30, 0.1)
 
 

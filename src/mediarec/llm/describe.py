@@ -211,9 +211,12 @@ class Describer:
             hit = self.cache.get(model, PROMPT_VERSION, key)
             if hit is not None:
                 return hit["value"], "cached", Usage(), int(hit.get("attempts", 0))
-        result = understand_item(
-            self.backend, ev, retries=self.options.retries, max_tokens=self.options.max_tokens
-        )
+        topics = None
+        if self.embed is not None:
+            from mediarec.llm.topics import TOPICS_SHOWN, rank_topics
+
+            topics = rank_topics(ev, self.embed)[:TOPICS_SHOWN]
+        result = understand_item(self.backend, ev, self.options.retries, self.options.max_tokens, topics)
         usage = Usage(0, result.completion_tokens, result.seconds)
         if self.cache is not None:
             value = {"value": result.value, "attempts": result.attempts}

@@ -6,6 +6,7 @@ Kept to the keyword subset that both llama.cpp's grammar converter and our valid
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 MAX_DESCRIPTION_WORDS = 60
@@ -125,3 +126,67 @@ STORED_ITEM_SCHEMA: dict[str, Any] = {
     },
     "required": ["description", "tags", "topics", "language", "moments"],
 }
+
+
+MAX_TAG_WORDS = 3
+MAX_TAG_WORD_CHARS = 12  # 3 words of at most 12 letters stay within TAG_PATTERN's 40 characters
+
+
+def words_pattern(words: list[str]) -> str:
+    """A regex matching exactly one of ``words`` (letters and digits only), as a trie of groups.
+
+    A flat alternation of hundreds of words would make llama.cpp's grammar keep one stack per word
+    at every step; the trie shares prefixes, so a step weighs at most a few dozen branches.
+    """
+
+    def trie(group: list[str]) -> str:
+        if not group:
+            return ""
+        by_first: dict[str, list[str]] = {}
+        for w in group:
+            by_first.setdefault(w[0], []).append(w[1:])
+        branches = []
+        for first, rests in sorted(by_first.items()):
+            ends = "" in rests
+            inner = trie([r for r in rests if r])
+            if not inner:
+                branches.append(first)
+            elif ends:
+                branches.append(f"{first}({inner})?")
+            else:
+                branches.append(first + inner if "|" not in inner else f"{first}({inner})")
+        return branches[0] if len(branches) == 1 else "|".join(branches)
+
+    return trie(sorted(set(words)))
+
+
+MAX_MOMENTS = 5
+SECONDS_PER_MOMENT = 30.0  # a 20-second clip gets one key moment, a 10-minute talk five
+
+
+def max_moments(duration: float, segments: int) -> int:
+    """How many key moments an item may have: one per started half minute, at most
+    :data:`MAX_MOMENTS`, and never more than it has transcript segments (none without a transcript).
+    Short clips otherwise got a "moment" on every sentence, which costs ~30 tokens each."""
+    by_length = math.ceil(duration / SECONDS_PER_MOMENT) if duration > 0 else MAX_MOMENTS
+    return max(0, min(MAX_MOMENTS, segments, max(1, by_length)))
+
+
+def item_schema_for(words: list[str], moments: int = MAX_MOMENTS) -> dict[str, Any]:
+    """:data:`ITEM_SCHEMA` with each tag limited to phrases of ``words`` (the trusted evidence's
+    own words), so constrained decoding cannot write a tag the content does not contain, and at
+    most ``moments`` key moments (see :func:`max_moments`). With fewer than 3 words (nothing to
+    build 3 grounded tags of) tags keep the plain pattern."""
+    props = dict(ITEM_SCHEMA["properties"])
+    props["moments"] = {**props["moments"], "maxItems": moments}
+    usable = sorted({w for w in words if w.isascii() and w.isalnum() and len(w) <= MAX_TAG_WORD_CHARS})
+    if len(usable) >= 3:
+        word = f"({words_pattern(usable)})"
+        pattern = f"^{word}( {word}){{0,{MAX_TAG_WORDS - 1}}}$"
+        tags = props["tags"]
+        tag_item = {
+            **tags["items"],
+            "properties": {**tags["items"]["properties"], "tag": {"type": "string", "pattern": pattern}},
+        }
+        props["tags"] = {**tags, "items": tag_item}
+    return {**ITEM_SCHEMA, "properties": props}

@@ -2,7 +2,9 @@
 
 The evidence the content stages stored (transcript segments, keyframe labels, on-screen text, audio
 tags, title and metadata) is numbered (S1, K1, O1, A1, M1) and given to the model as data. The output
-must follow :data:`ITEM_SCHEMA` (constrained decoding makes it parse) and then pass
+must follow :data:`ITEM_SCHEMA` (constrained decoding makes it parse; the grammar of
+:func:`~mediarec.llm.item_schema.item_schema_for` also limits each tag to words of the trusted
+evidence) and then pass
 :func:`check_item`, which makes the grounding real: every tag must cite evidence that exists and
 whose words support it, every moment must sit on the transcript segment it cites and inside the
 media's duration. Text from media is never an instruction; a tag an injected line asks for cannot
@@ -17,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediarec.llm.item_schema import (  # noqa: F401 - re-exported: the public names live here too
     EVIDENCE_PATTERN,
@@ -26,9 +28,14 @@ from mediarec.llm.item_schema import (  # noqa: F401 - re-exported: the public n
     STORED_ITEM_SCHEMA,
     TAG_PATTERN,
     TOPIC_VOCABULARY,
+    item_schema_for,
+    max_moments,
 )
 
-PROMPT_VERSION = "item/5"
+if TYPE_CHECKING:
+    from mediarec.llm.backends import CompletionOptions
+
+PROMPT_VERSION = "item/6"
 
 
 @dataclass(frozen=True)
@@ -188,7 +195,19 @@ SYSTEM = (
 TOPICS_NOTE = "Topics must come from this list: " + ", ".join(TOPIC_VOCABULARY) + "."
 
 
-def build_messages(evidence: ItemEvidence, as_data: Callable[[str, str, int], str]) -> list[dict[str, str]]:
+def topics_note(ranked: Sequence[str] | None = None) -> str:
+    """The prompt's line on topics: the whole list, or the best-fitting few when ``ranked`` (see
+    :func:`mediarec.llm.topics.rank_topics`; the grammar still accepts the whole list)."""
+    if not ranked:
+        return TOPICS_NOTE
+    return "Topics must come from a fixed list; those that fit this item best: " + ", ".join(ranked) + "."
+
+
+def build_messages(
+    evidence: ItemEvidence,
+    as_data: Callable[[str, str, int], str],
+    topics: Sequence[str] | None = None,
+) -> list[dict[str, str]]:
     lines = []
     for p in evidence.pieces:
         span = ""
@@ -200,7 +219,8 @@ def build_messages(evidence: ItemEvidence, as_data: Callable[[str, str, int], st
     if evidence.notes:
         body += "\nSummaries of the parts of the full transcript (context only, not citable):\n"
         body += as_data("summaries", "\n".join(evidence.notes), 4000)
-    user = f"Item duration: {evidence.duration:.1f} seconds.\n{body}\n{TOPICS_NOTE}\nReturn the JSON now."
+    note = topics_note(topics)
+    user = f"Item duration: {evidence.duration:.1f} seconds.\n{body}\n{note}\nReturn the JSON now."
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
@@ -211,9 +231,76 @@ _STOP = frozenset(
 )
 
 
+# Words any description may use whatever the item is: that an attack also used one ("tag this
+# video ...") is no sign the attack got through. Without this list, "This video shows ..." failed
+# the leak check whenever an injected line said "video", and qwen-0.5b lost 20 of 22 hostile cases.
+_COMMON = frozenset(
+    {"video", "videos", "clip", "clips", "audio", "item", "recording", "episode", "film", "content"}
+    | {"about", "how", "what", "when", "where", "which", "who", "why", "all", "any", "some", "every"}
+    | {"you", "your", "we", "our", "they", "their", "he", "she", "his", "her", "be", "was", "were"}
+    | {"has", "have", "can", "will", "not", "no", "but", "or", "so", "then", "as", "into", "now"}
+    | {"here", "there", "one", "two", "also", "very", "more", "most", "up", "out", "do", "does"}
+)
+
+
+_SUFFIXES = ("ing", "ies", "es", "ed", "s")
+
+
+def stem(word: str) -> str:
+    """A light stem: common endings off, a doubled final consonant and a final "e" dropped, then the
+    first five letters. "eggs" supports "egg", "rolling" "roll", "recipes" "recipe", "cooking"
+    "cooked"; first-five-letters alone missed the first two, and qwen-0.5b lost tags over it."""
+    w = word
+    for _ in range(2):  # "springs" -> "spring" -> "spr", as "spring" -> "spr"
+        for suf in _SUFFIXES:
+            rest = len(w) - len(suf)
+            if not w.endswith(suf) or rest < 3:
+                continue
+            if (suf == "s" and w.endswith(("ss", "us", "is"))) or (suf == "ed" and w.endswith("eed")):
+                continue
+            w = w[:rest] + ("y" if suf == "ies" else "")
+            break
+        else:
+            break
+    if len(w) >= 4 and w[-1] == w[-2] and w[-1] not in "aeiou":
+        w = w[:-1]
+    if len(w) >= 4 and w.endswith("e"):
+        w = w[:-1]
+    return w[:5]
+
+
 def _stems(text: str) -> set[str]:
-    # Crude stemming (first five letters) so that "cooking" supports "cook" and "recipes" "recipe".
-    return {w[:5] for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
+    return {stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
+
+
+def injected_stems(evidence: ItemEvidence) -> set[str]:
+    """Stems found only in flagged pieces (never in trusted ones), common words left out."""
+    trusted = _stems(" ".join(p.text for p in evidence.pieces if not p.flagged))
+    flagged = " ".join(p.text for p in evidence.pieces if p.flagged).lower()
+    return _stems(" ".join(w for w in _WORD.findall(flagged) if w not in _COMMON)) - trusted
+
+
+# The labels collect_evidence puts before a piece's text: ours, not the content's.
+_LABEL = re.compile(
+    r"^(title|description|creator|tags given by the uploader|picture shows|on screen|sounds): "
+)
+
+
+def tag_words(evidence: ItemEvidence) -> list[str]:
+    """The words a tag may be made of: those of the trusted pieces (labels, function words and
+    common words left out). Words found only in flagged pieces are never among them."""
+    out: set[str] = set()
+    for p in evidence.pieces:
+        if not p.flagged:
+            out.update(_WORD.findall(_LABEL.sub("", p.text).lower()))
+    return sorted(w for w in out if w not in _STOP and w not in _COMMON and len(w) > 1)
+
+
+def injected_words(evidence: ItemEvidence) -> tuple[str, ...]:
+    """The words behind :func:`injected_stems`, for the decoder to avoid from the first token."""
+    injected = injected_stems(evidence)
+    flagged = " ".join(p.text for p in evidence.pieces if p.flagged).lower()
+    return tuple(sorted({w for w in _WORD.findall(flagged) if len(w) > 2 and stem(w) in injected}))
 
 
 @dataclass
@@ -228,8 +315,7 @@ def check_item(obj: dict[str, Any], evidence: ItemEvidence) -> list[str]:
     """Grounding rules beyond the schema; an empty list means the output is acceptable."""
     c = ItemCheck()
     pieces = evidence.by_id()
-    trusted = _stems(" ".join(p.text for p in evidence.pieces if not p.flagged))
-    injected = _stems(" ".join(p.text for p in evidence.pieces if p.flagged)) - trusted
+    injected = injected_stems(evidence)
     leaked = sorted(_stems(obj.get("description", "")) & injected)
     if leaked:
         c.fail(f"description repeats words found only in suspicious evidence: {', '.join(leaked)}")
@@ -285,7 +371,8 @@ def repair_item(obj: dict[str, Any], evidence: ItemEvidence) -> dict[str, Any]:
     """Keep what is grounded instead of rejecting a whole answer for one slip.
 
     Repeated tags are dropped; a tag that cites the wrong pieces but whose words do appear in
-    trusted evidence is re-cited to (up to three of) those pieces; a tag found nowhere is dropped.
+    trusted evidence is re-cited to (up to three of) those pieces; a tag found nowhere is dropped,
+    unless it is a topic from the list, which then becomes a topic (if it cites trusted evidence).
     A moment on a real transcript segment takes that segment's exact times. A description over the
     word limit is cut after its last whole sentence that fits. What is left must still pass
     :func:`check_item`.
@@ -293,22 +380,28 @@ def repair_item(obj: dict[str, Any], evidence: ItemEvidence) -> dict[str, Any]:
     out = dict(obj)
     trusted = [p for p in evidence.pieces if not p.flagged]
     kept: list[dict[str, Any]] = []
+    as_topics: list[dict[str, Any]] = []
     for entry in obj.get("tags", []):
         if entry["tag"] in {t["tag"] for t in kept}:
             continue
         if check_item({"tags": [entry], "moments": []}, evidence):
+            if entry["tag"] in TOPIC_VOCABULARY:
+                as_topics.append({"topic": entry["tag"], "evidence": entry["evidence"]})
             support = [p.id for p in trusted if _stems(entry["tag"]) & _stems(p.text)][:3]
             entry = {**entry, "evidence": support}
             if not support or check_item({"tags": [entry], "moments": []}, evidence):
                 continue
         kept.append(entry)
     out["tags"] = kept
-    out["topics"] = [
-        t
-        for i, t in enumerate(obj.get("topics", []))
-        if t["topic"] not in {u["topic"] for u in obj.get("topics", [])[:i]}
-        and not check_item({"tags": [], "topics": [t], "moments": []}, evidence)
-    ]
+    # A topic written as a tag ("cooking" for a pasta lesson, citing the lesson) fails the tag rule
+    # that a tag uses the words of its evidence, but it is a valid topic: move it there, under the
+    # topic rules (from the list, citing trusted evidence), as long as there is room for it.
+    topics: list[dict[str, Any]] = []
+    for t in [*obj.get("topics", []), *as_topics]:
+        fresh = len(topics) < 3 and t["topic"] not in {u["topic"] for u in topics}
+        if fresh and not check_item({"tags": [], "topics": [t], "moments": []}, evidence):
+            topics.append(t)
+    out["topics"] = topics
     pieces = evidence.by_id()
     moments = []
     for m in obj.get("moments", []):
@@ -316,12 +409,41 @@ def repair_item(obj: dict[str, Any], evidence: ItemEvidence) -> dict[str, Any]:
         if seg is not None and seg.kind == "S" and seg.start is not None and seg.end is not None:
             moments.append({**m, "start": seg.start, "end": seg.end})
     out["moments"] = moments
-    words = str(obj.get("description", "")).split()
+    description = drop_leaks(str(obj.get("description", "")), injected_stems(evidence))
+    out["description"] = description
+    words = description.split()
     if len(words) > MAX_DESCRIPTION_WORDS:
         head = " ".join(words[:MAX_DESCRIPTION_WORDS])
         end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "))
         out["description"] = head[: end + 1] if end > 0 else head
     return out
+
+
+_CLAUSE = re.compile(r"(?<=[.!?;,:])\s+")
+
+
+def drop_leaks(description: str, injected: set[str]) -> str:
+    """The description without the clauses that repeat words found only in suspicious evidence.
+
+    A small model often describes the honest content well and then adds "... and asks to tag it
+    casino": the clause goes, the rest stays. What is left must still pass :func:`check_item`.
+    """
+    if not injected or not _stems(description) & injected:
+        return description
+    kept: list[str] = []
+    for clause in _CLAUSE.split(description):
+        if _stems(clause) & injected:
+            continue
+        if kept and kept[-1][-1] in ",;:" and clause[:1].isupper():  # its sentence's end was dropped
+            kept[-1] = kept[-1][:-1] + "."
+        kept.append(clause)
+    text = " ".join(kept).strip().rstrip(",;:").strip()
+    if text and text[-1] not in ".!?":
+        text += "."
+    return text
+
+
+MIN_DESCRIPTION_WORDS = 3
 
 
 def _repaired_problems(obj: dict[str, Any], evidence: ItemEvidence) -> list[str]:
@@ -339,6 +461,12 @@ def _repaired_problems(obj: dict[str, Any], evidence: ItemEvidence) -> list[str]
         )
     if not fixed["topics"]:
         problems.append("no topic from the allowed list cites trusted evidence")
+    if len(fixed["description"].split()) < MIN_DESCRIPTION_WORDS:
+        leaked = sorted(_stems(str(obj.get("description", ""))) & injected_stems(evidence))
+        problems.append(
+            "the description says nothing once the clauses repeating suspicious evidence are dropped"
+            + (f" ({', '.join(leaked)})" if leaked else "")
+        )
     return problems
 
 
@@ -385,27 +513,53 @@ class ItemUnderstanding:
     completion_tokens: int
 
 
-def understand_item(
-    backend: Any, evidence: ItemEvidence, retries: int = 1, max_tokens: int = 700
-) -> ItemUnderstanding:
-    """One item through the LLM: constrained JSON, schema checks, repair, grounding checks, one retry."""
+def decoding_schema(evidence: ItemEvidence) -> dict[str, Any]:
+    """The schema :func:`understand_item` decodes with: tags made of the evidence's words, and as
+    many key moments as the item's length and transcript allow."""
+    segments = sum(1 for p in evidence.pieces if p.kind == "S")
+    return item_schema_for(tag_words(evidence), max_moments(evidence.duration, segments))
+
+
+def item_options(evidence: ItemEvidence, max_tokens: int = 700) -> CompletionOptions:
+    """The decoding options of :func:`understand_item`."""
     from mediarec.llm.backends import CompletionOptions
+
+    return CompletionOptions(
+        max_tokens=max_tokens,
+        schema_name="item",
+        distinct_keys=("tag",),
+        # No avoid_in_distinct for the topic list: the tag grammar (item_schema_for) already keeps
+        # out every word the evidence does not contain, and a topic word the content does say
+        # ("football") is a fair tag.
+        avoid_words=injected_words(evidence),
+        repeat_penalty=1.15,
+    )
+
+
+def understand_item(
+    backend: Any,
+    evidence: ItemEvidence,
+    retries: int = 1,
+    max_tokens: int = 700,
+    topics: Sequence[str] | None = None,
+) -> ItemUnderstanding:
+    """One item through the LLM: constrained JSON, schema checks, repair, grounding checks, one retry.
+
+    ``topics``: the best-fitting topics to name in the prompt (see :mod:`mediarec.llm.topics`);
+    default the whole list."""
     from mediarec.llm.scrub import as_data
     from mediarec.llm.structured import generate
 
     result = generate(
         backend,
-        build_messages(evidence, as_data),
-        ITEM_SCHEMA,
+        build_messages(evidence, as_data, topics),
+        # The tag grammar steers decoding; answers are checked against the plain schema, so that a
+        # backend that ignores patterns gets its stray tags dropped by the repair, not a retry.
+        decoding_schema(evidence),
         validate=lambda obj: _repaired_problems(obj, evidence),
         retries=retries,
-        options=CompletionOptions(
-            max_tokens=max_tokens,
-            schema_name="item",
-            distinct_keys=("tag",),
-            avoid_in_distinct=TOPIC_VOCABULARY,
-            repeat_penalty=1.15,
-        ),
+        options=item_options(evidence, max_tokens),
+        check_schema=ITEM_SCHEMA,
     )
     return ItemUnderstanding(
         ground_tags(repair_item(result.value, evidence), evidence),

@@ -12,6 +12,8 @@ import os
 import re
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,7 @@ class LlamaCppBackend(LLMBackend):
         self.n_threads = n_threads or os.cpu_count() or 1
         self._model_id = model_id or self.model_path.stem
         self._llm: Any = None
-        self._grammars: dict[str, Any] = {}
+        self._grammars: OrderedDict[str, Any] = OrderedDict()
         self._words: list[bool] | None = None
         # One Llama context is not safe to share between threads: calls take turns.
         self._lock = threading.Lock()
@@ -68,17 +70,23 @@ class LlamaCppBackend(LLMBackend):
         # back silently to "any JSON" when the schema has a construct the converter cannot handle;
         # here that is an error the author of the schema sees at once.
         key = json.dumps(schema)  # unsorted: properties are generated in the schema's order
-        if key not in self._grammars:
-            from llama_cpp import LlamaGrammar
+        if key in self._grammars:
+            self._grammars.move_to_end(key)
+            return self._grammars[key]
+        from llama_cpp import LlamaGrammar
 
-            try:
-                self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
-            except Exception as exc:  # the converter raises plain Exception/ValueError
-                raise LLMError(f"llama.cpp cannot turn this JSON schema into a grammar: {exc}") from exc
-        return self._grammars[key]
+        try:
+            grammar = LlamaGrammar.from_json_schema(key, verbose=False)
+        except Exception as exc:  # the converter raises plain Exception/ValueError
+            raise LLMError(f"llama.cpp cannot turn this JSON schema into a grammar: {exc}") from exc
+        # Item schemas differ per item (each limits tags to its evidence's words): keep a few.
+        self._grammars[key] = grammar
+        while len(self._grammars) > 16:
+            self._grammars.popitem(last=False)
+        return grammar
 
     def _distinct(self, opts: CompletionOptions) -> _Distinct | None:
-        if not opts.distinct_keys and opts.repeat_penalty == 1.0:
+        if not opts.distinct_keys and opts.repeat_penalty == 1.0 and not opts.avoid_words:
             return None
         if self._words is None:
             # Which tokens carry letters: only those are penalised, never quotes or commas.
@@ -93,6 +101,9 @@ class LlamaCppBackend(LLMBackend):
             self._words,
             opts.repeat_penalty,
             avoid=opts.avoid_in_distinct,
+            shun=opts.avoid_words,
+            shun_penalty=opts.avoid_penalty,
+            pieces=lambda t: self._llm.detokenize([t]).decode("utf-8", "ignore"),
         )
 
     def complete_json(
@@ -134,6 +145,8 @@ class LlamaCppBackend(LLMBackend):
 
 
 _LETTERS = re.compile(r"[A-Za-z]")
+_LETTERS_ONLY = re.compile(r"[\W\d_]+")
+_VALUE_OPEN = re.compile(r'"\s*:\s*"[^"]*$')  # the text ends inside a string value
 
 
 @dataclass
@@ -146,6 +159,9 @@ class _Distinct:
     repeat_penalty: float = 1.0
     window: int = 48
     avoid: tuple[str, ...] = ()
+    shun: tuple[str, ...] = ()  # CompletionOptions.avoid_words
+    shun_penalty: float = 10.0
+    pieces: Callable[[int], str] | None = None  # token id -> its text
     text: str = ""
     _open: re.Pattern[str] | None = None
 
@@ -155,6 +171,7 @@ class _Distinct:
         self._open = re.compile(rf'"({names})"\s*:\s*"([^"\\]*)$')
         self._done = re.compile(rf'"({names})"\s*:\s*"([^"\\]*)"')
         self._tokens: dict[str, set[int]] = {}
+        self._shunned: list[int] | None = None
         self.recent: list[int] = []
 
     def feed(self, token: int, piece: str) -> None:
@@ -165,9 +182,14 @@ class _Distinct:
     def penalise(self, scores: Any, tokenize: Any) -> Any:
         """``scores`` with the repeat and distinct-value penalties applied (a copy when changed)."""
         banned = self.banned(tokenize) if self.keys else []
-        if not banned and (self.repeat_penalty == 1.0 or not self.recent):
+        # Only inside a string value: the same word as a key ("tag") is forced by the grammar, and
+        # a penalised key token makes the decoder spell it in pieces the model never saw there.
+        shunned = self.shunned(tokenize) if self.shun and _VALUE_OPEN.search(self.text[-450:]) else []
+        if not banned and not shunned and (self.repeat_penalty == 1.0 or not self.recent):
             return scores
         scores = scores.copy()
+        if shunned:
+            scores[shunned] -= self.shun_penalty
         if self.repeat_penalty != 1.0 and self.recent:
             ids = sorted(set(self.recent))
             vals = scores[ids]
@@ -175,6 +197,23 @@ class _Distinct:
         if banned:
             scores[banned] -= self.penalty
         return scores
+
+    def shunned(self, tokenize: Any) -> list[int]:
+        """Whole-word tokens of the words to avoid, in the spellings a sentence may use."""
+        if self._shunned is None:
+            out: set[int] = set()
+            for word in self.shun:
+                for form in {word, word.capitalize(), word.upper()}:
+                    for spelling in (form, " " + form):
+                        for t in tokenize(spelling):
+                            piece = self.pieces(t) if self.pieces else ""
+                            letters = _LETTERS_ONLY.sub("", piece).lower()
+                            # Only pieces that carry a real part of the word: "fyp" splits into
+                            # " f" + "yp", and banning " f" would ban half the language.
+                            if len(letters) >= 3 and letters in word.lower():
+                                out.add(t)
+            self._shunned = sorted(out)
+        return self._shunned
 
     def banned(self, tokenize: Any) -> list[int]:
         """Tokens of earlier values of the key whose value is open now (empty outside one)."""

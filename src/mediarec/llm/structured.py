@@ -131,12 +131,15 @@ def generate(
     validate: Validator | None = None,
     retries: int = 1,
     options: CompletionOptions | None = None,
+    check_schema: dict[str, Any] | None = None,
 ) -> Generated:
     """Ask ``backend`` for an object following ``schema`` that also passes ``validate``.
 
     After a failed attempt the model sees its answer and the reasons, and tries again, at most
-    ``retries`` times. Raises ``LLMOutputError`` (all reasons of the last attempt) when no attempt
-    passes; ``LLMError`` from the backend (server down, no model) is not retried.
+    ``retries`` times. ``check_schema`` (default ``schema``) is what answers are validated against:
+    a looser shape when ``schema`` only steers decoding and ``validate`` repairs the rest. Raises
+    ``LLMOutputError`` (all reasons of the last attempt) when no attempt passes; ``LLMError`` from
+    the backend (server down, no model) is not retried.
     """
     convo = list(messages)
     usage = Usage()
@@ -150,7 +153,7 @@ def generate(
         else:
             usage = usage + cost
             raw = json.dumps(value, ensure_ascii=False)
-            reasons = schema_errors(value, schema)
+            reasons = schema_errors(value, check_schema or schema)
             if not reasons:  # semantic checks may assume the shape is right
                 reasons = _semantic_errors(validate, value)
             if not reasons:
