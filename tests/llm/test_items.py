@@ -304,3 +304,17 @@ def test_short_clips_get_few_moments_and_no_transcript_none() -> None:
     pattern = schema["properties"]["tags"]["items"]["properties"]["tag"]["pattern"]
     assert re.search(pattern, "fresh pasta") and re.search(pattern, "tagliatelle")
     assert not re.search(pattern, "casino") and not re.search(pattern, "title"), "our labels are no content"
+
+
+def test_topics_are_stored_among_the_tags_even_after_ten_content_tags() -> None:
+    ev = evidence_for("Fresh pasta", COOKING)
+    words = ["pasta", "flour", "eggs", "dough", "knead", "minutes", "smooth", "roll", "thin", "ribbons"]
+    answer = {
+        **GOOD,
+        "tags": [{"tag": w, "evidence": ["S1", "S2", "S3"]} for w in words],
+        "topics": [{"topic": "cooking", "evidence": ["S1"]}, {"topic": "food", "evidence": ["S1"]}],
+    }
+    stored = understand_item(FakeBackend([answer]), ev).value
+    names = [t["tag"] for t in stored["tags"]]
+    assert len(names) == 10 and names[-2:] == ["cooking", "food"] and names[:8] == words[:8]
+    assert [t["source"] for t in stored["tags"]][-2:] == ["topic", "topic"]

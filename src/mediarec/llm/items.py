@@ -470,15 +470,23 @@ def _repaired_problems(obj: dict[str, Any], evidence: ItemEvidence) -> list[str]
     return problems
 
 
+MAX_TAGS = 10  # stored per item, the topics counted in
+
+
 def _all_tags(obj: dict[str, Any]) -> list[dict[str, Any]]:
-    """The content tags, then each topic not already a tag (at most 10 in all)."""
+    """The content tags, then each topic not already a tag, :data:`MAX_TAGS` in all.
+
+    The topics always fit: they are the broad subject, which recommendations and their reasons
+    use most, so with 10 content tags the last ones give way to them (the quality measurement
+    found the topic cut off the stored tags of clips whose model wrote 10 tags)."""
     tags = list(obj.get("tags", []))
     names = {t["tag"] for t in tags}
+    topics = []
     for t in obj.get("topics", []):
         if t["topic"] not in names:
-            tags.append({"tag": t["topic"], "evidence": t["evidence"], "source": "topic"})
+            topics.append({"tag": t["topic"], "evidence": t["evidence"], "source": "topic"})
             names.add(t["topic"])
-    return tags[:10]
+    return [*tags[: max(MIN_CONTENT_TAGS, MAX_TAGS - len(topics))], *topics][:MAX_TAGS]
 
 
 def ground_tags(obj: dict[str, Any], evidence: ItemEvidence) -> dict[str, Any]:
