@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from mediarec.llm.evidence import ItemEvidence
 from mediarec.llm.item_schema import TOPIC_VOCABULARY
-from mediarec.llm.items import ItemEvidence
 
 Embed = Callable[[list[str]], Any]  # texts -> (n, dim) rows, L2-normalised
 
