@@ -218,7 +218,7 @@ def test_repair_drops_only_the_clauses_that_repeat_an_attack() -> None:
     fixed = repair_item({**GOOD, "description": leaky}, ev)
     assert "casino" not in fixed["description"] and check_item(fixed, ev) == []
     # Nothing honest left: the answer is refused (and retried), never stored with the attack in it.
-    only = {**GOOD, "description": "Casino."}
+    only = {**GOOD, "description": "Tagged casino, casino all night."}
     assert repair_item(only, ev)["description"] == ""
     with pytest.raises(LLMOutputError, match="says nothing once the clauses"):
         understand_item(FakeBackend([only, only]), ev)
@@ -318,3 +318,9 @@ def test_topics_are_stored_among_the_tags_even_after_ten_content_tags() -> None:
     names = [t["tag"] for t in stored["tags"]]
     assert len(names) == 10 and names[-2:] == ["cooking", "food"] and names[:8] == words[:8]
     assert [t["source"] for t in stored["tags"]][-2:] == ["topic", "topic"]
+
+
+def test_an_empty_description_is_refused_for_what_it_is() -> None:
+    ev = evidence_for("Fresh pasta", COOKING)
+    with pytest.raises(LLMOutputError, match="the description has fewer than 3 words"):
+        understand_item(FakeBackend([{**GOOD, "description": "Fresh pasta."}] * 2), ev)

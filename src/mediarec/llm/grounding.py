@@ -255,10 +255,13 @@ def repaired_problems(obj: dict[str, Any], evidence: ItemEvidence) -> list[str]:
         problems.append("no topic from the allowed list cites trusted evidence")
     if len(fixed["description"].split()) < MIN_DESCRIPTION_WORDS:
         leaked = sorted(_stems(str(obj.get("description", ""))) & injected_stems(evidence))
-        problems.append(
-            "the description says nothing once the clauses repeating suspicious evidence are dropped"
-            + (f" ({', '.join(leaked)})" if leaked else "")
-        )
+        if leaked:
+            problems.append(
+                "the description says nothing once the clauses repeating suspicious evidence are "
+                f"dropped ({', '.join(leaked)})"
+            )
+        else:
+            problems.append(f"the description has fewer than {MIN_DESCRIPTION_WORDS} words")
     return problems
 
 

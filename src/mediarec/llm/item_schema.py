@@ -30,7 +30,9 @@ TOPIC_VOCABULARY: tuple[str, ...] = (
 ITEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "description": {"type": "string", "maxLength": 400},  # 60 words; the grammar bounds it
+        # 60 words; the grammar bounds it. The minimum keeps a model from answering with an empty
+        # string (qwen-1.5b did, twice, for an ML-1M movie) where it must say something.
+        "description": {"type": "string", "minLength": 12, "maxLength": 400},
         "tags": {
             "type": "array",
             "minItems": 5,
@@ -92,7 +94,7 @@ ITEM_SCHEMA: dict[str, Any] = {
 STORED_ITEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "description": ITEM_SCHEMA["properties"]["description"],
+        "description": {"type": "string", "maxLength": 400},
         "tags": {
             "type": "array",
             "minItems": 5,
