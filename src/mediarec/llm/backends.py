@@ -80,8 +80,9 @@ class CompletionOptions:
     distinct_penalty: float = 6.0
     # Words the answer should not contain at all, e.g. those found only in evidence flagged as an
     # injection attempt. The local backend lowers the logits of their whole-word tokens (3 letters
-    # or more, so that common word pieces stay free) by ``avoid_penalty`` everywhere; HTTP backends
-    # ignore it, and validation catches what gets through either way.
+    # or more, so that common word pieces stay free) by ``avoid_penalty`` inside every string value
+    # (never in keys, which the grammar forces); HTTP backends ignore it, and validation catches
+    # what gets through either way.
     avoid_words: tuple[str, ...] = ()
     avoid_penalty: float = 10.0
     # llama.cpp-style repeat penalty (>1 discourages) on word tokens among the last 48 written, for

@@ -30,8 +30,8 @@ TOPIC_VOCABULARY: tuple[str, ...] = (
 ITEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        # 60 words; the grammar bounds it. The minimum keeps a model from answering with an empty
-        # string (qwen-1.5b did, twice, for an ML-1M movie) where it must say something.
+        # 60 words; the grammar bounds it. The minimum keeps a model from answering with next to
+        # nothing (qwen-1.5b wrote under 3 words, twice, for an ML-1M movie).
         "description": {"type": "string", "minLength": 12, "maxLength": 400},
         "tags": {
             "type": "array",
@@ -130,8 +130,10 @@ STORED_ITEM_SCHEMA: dict[str, Any] = {
 }
 
 
-MAX_TAG_WORDS = 3
-MAX_TAG_WORD_CHARS = 12  # 3 words of at most 12 letters stay within TAG_PATTERN's 40 characters
+# Two words of at most 19 letters stay within TAG_PATTERN's 40 characters. Long single words
+# ("photosynthesis") matter more to a catalogue than three-word phrases, which are rare as tags.
+MAX_TAG_WORDS = 2
+MAX_TAG_WORD_CHARS = 19
 
 
 def words_pattern(words: list[str]) -> str:

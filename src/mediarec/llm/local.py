@@ -180,7 +180,8 @@ class _Distinct:
             self.recent = [*self.recent[-(self.window - 1) :], token]
 
     def penalise(self, scores: Any, tokenize: Any) -> Any:
-        """``scores`` with the repeat and distinct-value penalties applied (a copy when changed)."""
+        """``scores`` with the repeat, distinct-value and avoided-word penalties applied (a copy
+        when changed)."""
         banned = self.banned(tokenize) if self.keys else []
         # Only inside a string value: the same word as a key ("tag") is forced by the grammar, and
         # a penalised key token makes the decoder spell it in pieces the model never saw there.
