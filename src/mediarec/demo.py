@@ -54,8 +54,8 @@ def describe_clips(engine: MediaRec, catalogue: Any, echo: Callable[[str], None]
     """Step 3b: the fast local LLM describes one narrated clip of each of ``topics`` topics (the
     rest with `mediarec describe`); skipped with the reason when no local LLM is installed.
 
-    Three clips, not all 24: at about 30 s a clip on two cores, the demo shows the stage in a minute
-    and a half instead of making a first-time user wait a quarter of an hour."""
+    Three clips, not all 24: at about 20 s a clip on two cores, the demo shows the stage in a minute
+    instead of making a first-time user wait eight."""
     from mediarec.llm.backends import LLMError
 
     chosen: dict[str, str] = {}
