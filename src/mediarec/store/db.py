@@ -18,15 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mediarec.records import BadRow, EventRecord, ItemRecord
+from mediarec.records import EventRecord, ItemRecord
+from mediarec.store.errors import StoreError
+from mediarec.store.features import FeatureTables
+from mediarec.store.imports import ImportLog
 from mediarec.store.migrations import MIGRATIONS
 
 if TYPE_CHECKING:
     from mediarec.store.profiles import ProfileStore
-
-
-class StoreError(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,7 @@ def path_from_url(url: str) -> Path:
     return Path(rest[1:])
 
 
-class Store:
+class Store(FeatureTables, ImportLog):
     """Typed access to the mediarec database file."""
 
     def __init__(self, path: str | Path, *, batch_size: int = 5000) -> None:
@@ -281,32 +280,6 @@ class Store:
                 ),
             )
             return record.external_id, True
-
-    def feature_keys(self, item: str) -> dict[str, set[str]]:
-        """extractor -> stored versions for one item: what the pipeline may skip."""
-        rows = self.conn.execute(
-            """SELECT f.extractor, f.model_version FROM item_features f JOIN items i ON i.id = f.item_id
-               WHERE i.external_id = ?""",
-            (item,),
-        )
-        out: dict[str, set[str]] = {}
-        for extractor, version in rows:
-            out.setdefault(extractor, set()).add(version)
-        return out
-
-    def feature(
-        self, item: str, extractor: str, model_version: str
-    ) -> tuple[dict[str, Any], np.ndarray | None] | None:
-        row = self.conn.execute(
-            """SELECT f.payload, f.vector FROM item_features f JOIN items i ON i.id = f.item_id
-               WHERE i.external_id = ? AND f.extractor = ? AND f.model_version = ?""",
-            (item, extractor, model_version),
-        ).fetchone()
-        if row is None:
-            return None
-        return json.loads(row[0]), (
-            None if row[1] is None else np.frombuffer(row[1], dtype=np.float32).copy()
-        )
 
     def get_item(self, external_id: str) -> StoredItem | None:
         row = self.conn.execute(f"SELECT {_ITEM_COLS} FROM items WHERE external_id = ?", (external_id,))
@@ -513,27 +486,6 @@ class Store:
         )
         return [tuple(r) for r in rows]
 
-    def latest_features(
-        self, extractors: Sequence[str]
-    ) -> list[tuple[int, str, dict[str, Any], np.ndarray | None]]:
-        """The newest feature of each (item, extractor) among ``extractors``, in one query:
-        (internal item id, extractor, payload, vector)."""
-        if not extractors:
-            return []
-        marks = ",".join("?" * len(extractors))
-        rows = self.conn.execute(
-            f"""SELECT item_id, extractor, payload, vector FROM item_features
-                WHERE extractor IN ({marks}) ORDER BY created, id""",
-            list(extractors),
-        )
-        newest: dict[tuple[int, str], tuple[str, bytes | None]] = {}
-        for item_id, extractor, payload, vector in rows:
-            newest[(int(item_id), str(extractor))] = (payload, vector)  # later rows are newer
-        return [
-            (item, ext, json.loads(p), None if v is None else np.frombuffer(v, dtype=np.float32).copy())
-            for (item, ext), (p, v) in newest.items()
-        ]
-
     def recent_item_events(self, window_seconds: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
         """Engagement (skips left out) within ``window_seconds`` of the newest event: (newest ts,
         internal user ids, internal item ids, times)."""
@@ -577,85 +529,6 @@ class Store:
         from mediarec.store.profiles import ProfileStore
 
         return ProfileStore(self)
-
-    # -- features ----------------------------------------------------------------------------
-    def add_feature(
-        self,
-        item: str,
-        extractor: str,
-        model_version: str,
-        payload: dict[str, Any] | None = None,
-        vector: np.ndarray | None = None,
-    ) -> None:
-        """Store one extractor's output; a new ``model_version`` adds a row, the same one replaces it."""
-        blob = None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
-        dim = None if vector is None else int(np.asarray(vector).size)
-        with self.transaction() as tx:
-            row = tx.execute("SELECT id FROM items WHERE external_id = ?", (item,)).fetchone()
-            if row is None:
-                raise StoreError(f"unknown item {item!r}")
-            tx.execute(
-                """INSERT INTO item_features
-                     (item_id, extractor, model_version, payload, vector, dim, created)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (item_id, extractor, model_version) DO UPDATE SET
-                     payload = excluded.payload, vector = excluded.vector, dim = excluded.dim,
-                     created = excluded.created""",
-                (row[0], extractor, model_version, json.dumps(payload or {}), blob, dim, time.time()),
-            )
-
-    def feature_versions(self, item: str, extractor: str) -> list[str]:
-        rows = self.conn.execute(
-            """SELECT f.model_version FROM item_features f JOIN items i ON i.id = f.item_id
-               WHERE i.external_id = ? AND f.extractor = ? ORDER BY f.created, f.id""",
-            (item, extractor),
-        )
-        return [r[0] for r in rows]
-
-    def latest_feature(
-        self, item: str, extractor: str
-    ) -> tuple[str, dict[str, Any], np.ndarray | None] | None:
-        row = self.conn.execute(
-            """SELECT f.model_version, f.payload, f.vector FROM item_features f
-               JOIN items i ON i.id = f.item_id WHERE i.external_id = ? AND f.extractor = ?
-               ORDER BY f.created DESC, f.id DESC LIMIT 1""",
-            (item, extractor),
-        ).fetchone()
-        if row is None:
-            return None
-        vector = None if row[2] is None else np.frombuffer(row[2], dtype=np.float32).copy()
-        return row[0], json.loads(row[1]), vector
-
-    # -- imports -----------------------------------------------------------------------------
-    def start_import(self, source: str, fmt: str) -> int:
-        with self.transaction() as tx:
-            cur = tx.execute(
-                "INSERT INTO import_runs (source, format, started) VALUES (?, ?, ?)",
-                (source, fmt, time.time()),
-            )
-            return int(cur.lastrowid or 0)
-
-    def add_import_errors(self, run_id: int, rows: Sequence[BadRow]) -> None:
-        if not rows:
-            return
-        with self.transaction() as tx:
-            tx.executemany(
-                "INSERT INTO import_errors (run_id, file, line, reason, raw) VALUES (?, ?, ?, ?, ?)",
-                [(run_id, b.source, b.line, b.reason, b.raw[:1000]) for b in rows],
-            )
-
-    def finish_import(self, run_id: int, status: str, counts: dict[str, int]) -> None:
-        with self.transaction() as tx:
-            tx.execute(
-                "UPDATE import_runs SET finished = ?, status = ?, counts = ? WHERE id = ?",
-                (time.time(), status, json.dumps(counts), run_id),
-            )
-
-    def import_errors(self, run_id: int) -> list[BadRow]:
-        rows = self.conn.execute(
-            "SELECT file, line, reason, raw FROM import_errors WHERE run_id = ? ORDER BY id", (run_id,)
-        )
-        return [BadRow(*r) for r in rows]
 
     # -- overview ----------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
