@@ -34,7 +34,7 @@ from mediarec.llm.describe import stored_evidence
 from mediarec.llm.items import build_messages, decoding_schema, item_options, understand_item
 from mediarec.llm.local import LlamaCppBackend
 from mediarec.llm.scrub import as_data
-from mediarec.llm.topics import TOPICS_SHOWN, rank_topics
+from mediarec.llm.topics import TOPICS_SHOWN, TopicRanker
 from mediarec.understand.text import MiniLM
 
 
@@ -46,7 +46,9 @@ def _raw(llm: Any, grammar: Any, messages: list[dict[str, str]]) -> tuple[int, f
     return int(out["usage"]["completion_tokens"]), time.perf_counter() - started
 
 
-def bench_model(name: str, engine: MediaRec, items: list[str], repeats: int, embed: Any) -> dict[str, Any]:
+def bench_model(
+    name: str, engine: MediaRec, items: list[str], repeats: int, ranker: TopicRanker
+) -> dict[str, Any]:
     from llama_cpp import Llama, LlamaGrammar
 
     path = model_file(name, engine.home, engine.settings)
@@ -58,7 +60,7 @@ def bench_model(name: str, engine: MediaRec, items: list[str], repeats: int, emb
     for item in items:
         _, ev = stored_evidence(engine.store, item)
         # The prompt describe sends: the topic list ranked for the item by MiniLM similarity.
-        topics = rank_topics(ev, embed)[:TOPICS_SHOWN]
+        topics = ranker.rank(ev)[:TOPICS_SHOWN]
         messages = build_messages(ev, as_data, topics)
         # The schema understand_item decodes with: tags limited to the words of this item's evidence.
         schema = decoding_schema(ev)
@@ -100,10 +102,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     engine = MediaRec(args.demo_home)
-    embed = MiniLM.from_settings(engine.settings).encode
+    ranker = TopicRanker(MiniLM.from_settings(engine.settings).encode)
     report: dict[str, Any] = {
         "command": shlex.join([sys.executable, *sys.argv]),
-        "models": [bench_model(m, engine, args.items, args.repeats, embed) for m in args.models],
+        "models": [bench_model(m, engine, args.items, args.repeats, ranker) for m in args.models],
     }
     for r in report["models"]:
         print(

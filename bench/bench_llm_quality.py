@@ -31,7 +31,7 @@ from mediarec.engine import MediaRec, llm_url
 from mediarec.llm.backends import LLMError, backend_from_url
 from mediarec.llm.describe import stored_evidence
 from mediarec.llm.items import EvidenceOptions, collect_evidence, understand_item
-from mediarec.llm.topics import TOPICS_SHOWN, rank_topics
+from mediarec.llm.topics import TOPICS_SHOWN, TopicRanker
 
 # Words that name a MovieLens genre in a tag.
 GENRE_WORDS: dict[str, tuple[str, ...]] = {
@@ -67,12 +67,12 @@ def _found(words: tuple[str, ...], tags: list[str]) -> bool:
 
 # `describe` names the topics that fit best by MiniLM similarity (mediarec.llm.topics); so does the
 # bench, through the same function, when the kit has MiniLM.
-EMBED: list[Any] = []
+EMBED: list[TopicRanker] = []
 
 
 def _run(backend: Any, ev: Any) -> tuple[dict[str, Any] | None, float, int, int, str]:
     started = time.perf_counter()
-    topics = rank_topics(ev, EMBED[0])[:TOPICS_SHOWN] if EMBED else None
+    topics = EMBED[0].rank(ev)[:TOPICS_SHOWN] if EMBED else None
     try:
         result = understand_item(backend, ev, topics=topics)
     except LLMError as exc:
@@ -183,7 +183,7 @@ def main() -> None:
     if not args.no_ranking:
         from mediarec.understand.text import MiniLM
 
-        EMBED.append(MiniLM.from_settings(settings).encode)
+        EMBED.append(TopicRanker(MiniLM.from_settings(settings).encode))
     report["topics_ranked"] = bool(EMBED)
     if args.demo_home:
         report["demo"] = demo_topics(backend, args.demo_home)

@@ -139,6 +139,7 @@ class Describer:
         self.cache = cache
         self.options = options or DescribeOptions()
         self.embed = embed
+        self._ranker: Any = None  # a TopicRanker, made on first use (topic phrases embedded once)
 
     def current(self, item_id: str, evidence: ItemEvidence) -> bool:
         versions = self.store.feature_versions(item_id, EXTRACTOR)
@@ -213,9 +214,11 @@ class Describer:
                 return hit["value"], "cached", Usage(), int(hit.get("attempts", 0))
         topics = None
         if self.embed is not None:
-            from mediarec.llm.topics import TOPICS_SHOWN, rank_topics
+            from mediarec.llm.topics import TOPICS_SHOWN, TopicRanker
 
-            topics = rank_topics(ev, self.embed)[:TOPICS_SHOWN]
+            if self._ranker is None:
+                self._ranker = TopicRanker(self.embed)
+            topics = self._ranker.rank(ev)[:TOPICS_SHOWN]
         result = understand_item(self.backend, ev, self.options.retries, self.options.max_tokens, topics)
         usage = Usage(0, result.completion_tokens, result.seconds)
         if self.cache is not None:

@@ -25,11 +25,26 @@ TOPICS_SHOWN = 12  # topics named in the prompt when they are ranked
 TEMPLATE = "a video about {}"
 
 
+class TopicRanker:
+    """Ranks the vocabulary for one item after another; the topic phrases are embedded once."""
+
+    def __init__(self, embed: Embed, vocabulary: Sequence[str] = TOPIC_VOCABULARY) -> None:
+        self.embed = embed
+        self.vocabulary = tuple(vocabulary)
+        self._topics: np.ndarray | None = None
+
+    def rank(self, evidence: ItemEvidence) -> tuple[str, ...]:
+        """The vocabulary ordered from the best fit to the worst (ties keep the list's order)."""
+        if self._topics is None:
+            phrases = [TEMPLATE.format(t) for t in self.vocabulary]
+            self._topics = np.asarray(self.embed(phrases), dtype=np.float32)
+        text = " ".join(p.text for p in evidence.pieces if not p.flagged) or evidence.title
+        sims = self._topics @ np.asarray(self.embed([text]), dtype=np.float32)[0]
+        return tuple(self.vocabulary[i] for i in np.argsort(-sims, kind="stable"))
+
+
 def rank_topics(
     evidence: ItemEvidence, embed: Embed, vocabulary: Sequence[str] = TOPIC_VOCABULARY
 ) -> tuple[str, ...]:
-    """``vocabulary`` ordered from the best fit to the worst (ties keep the list's order)."""
-    text = " ".join(p.text for p in evidence.pieces if not p.flagged) or evidence.title
-    vectors = np.asarray(embed([text, *(TEMPLATE.format(t) for t in vocabulary)]), dtype=np.float32)
-    sims = vectors[1:] @ vectors[0]
-    return tuple(vocabulary[i] for i in np.argsort(-sims, kind="stable"))
+    """One item's ranking (see :class:`TopicRanker`, which embeds the topics once for many items)."""
+    return TopicRanker(embed, vocabulary).rank(evidence)
