@@ -74,9 +74,6 @@ class CompletionOptions:
     # ``distinct_penalty`` logits. Small models under greedy decoding otherwise loop ("recipe",
     # "recipe", ...). HTTP backends get OpenAI's presence_penalty instead, a blunter tool.
     distinct_keys: tuple[str, ...] = ()
-    # Words the values of the distinct keys should not use (penalised like earlier values), e.g. the
-    # topic vocabulary inside tags: a small model otherwise copies a list from the prompt.
-    avoid_in_distinct: tuple[str, ...] = ()
     distinct_penalty: float = 6.0
     # Words the answer should not contain at all, e.g. those found only in evidence flagged as an
     # injection attempt. The local backend lowers the logits of their whole-word tokens (3 letters

@@ -128,9 +128,6 @@ def item_options(evidence: ItemEvidence, max_tokens: int = 700) -> CompletionOpt
         max_tokens=max_tokens,
         schema_name="item",
         distinct_keys=("tag",),
-        # No avoid_in_distinct for the topic list: the tag grammar (item_schema_for) already keeps
-        # out every word the evidence does not contain, and a topic word the content does say
-        # ("football") is a fair tag.
         avoid_words=injected_words(evidence),
         repeat_penalty=1.15,
     )

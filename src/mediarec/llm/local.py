@@ -100,7 +100,6 @@ class LlamaCppBackend(LLMBackend):
             opts.distinct_penalty,
             self._words,
             opts.repeat_penalty,
-            avoid=opts.avoid_in_distinct,
             shun=opts.avoid_words,
             shun_penalty=opts.avoid_penalty,
             pieces=lambda t: self._llm.detokenize([t]).decode("utf-8", "ignore"),
@@ -158,7 +157,6 @@ class _Distinct:
     words: list[bool]
     repeat_penalty: float = 1.0
     window: int = 48
-    avoid: tuple[str, ...] = ()
     shun: tuple[str, ...] = ()  # CompletionOptions.avoid_words
     shun_penalty: float = 10.0
     pieces: Callable[[int], str] | None = None  # token id -> its text
@@ -224,11 +222,6 @@ class _Distinct:
             return []
         key = found.group(1)
         out: set[int] = set()
-        for value in self.avoid:
-            if value not in self._tokens:
-                ids = tokenize(value) + tokenize(" " + value)
-                self._tokens[value] = {t for t in ids if t < len(self.words) and self.words[t]}
-            out |= self._tokens[value]
         for m in self._done.finditer(self.text):
             if m.group(1) != key or not m.group(2):
                 continue
