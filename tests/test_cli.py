@@ -19,9 +19,9 @@ from mediarec.media import content_hash
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run(*args: str, home: Path) -> str:
+def run(*args: str, home: Path, code: int = 0) -> str:
     result = CliRunner().invoke(main, ["--home", str(home), *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == code, result.output
     return result.output
 
 
@@ -57,11 +57,11 @@ def test_every_command_is_in_the_readme_with_an_example() -> None:
 
 def test_import_reports_bad_rows_with_line_numbers_and_is_idempotent(export: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    out = run("import", str(export), home=home)
+    out = run("import", str(export), home=home, code=3)
     assert "as generic" in out and "2 bad rows" in out
     assert "interactions.csv:4: value is not a number" in out
     assert "interactions.csv:8: unknown item 'v99'" in out
-    again = run("import", str(export), home=home)
+    again = run("import", str(export), home=home, code=3)
     assert "0 new" in again and re.search(
         r"\((\d+) new, \1 already stored\)|0 new, \d+ already stored", again
     )
@@ -69,7 +69,7 @@ def test_import_reports_bad_rows_with_line_numbers_and_is_idempotent(export: Pat
 
 def test_train_recommend_similar(export: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    run("import", str(export), home=home)
+    run("import", str(export), home=home, code=3)
     assert "trained itemknn" in run("train", "--model", "itemknn", home=home)
     recs = json.loads(run("recommend", "u0", "-n", "3", "--model", "itemknn", "--json", home=home))
     assert len(recs) == 3 and all(r["creator"] == "alice" for r in recs), "u0 watches alice's videos"
@@ -81,7 +81,7 @@ def test_train_recommend_similar(export: Path, tmp_path: Path) -> None:
 
 def test_train_with_bad_option_is_a_clear_error(export: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    run("import", str(export), home=home)
+    run("import", str(export), home=home, code=3)
     result = CliRunner().invoke(main, ["--home", str(home), "train", "--model", "als", "--param", "colour=1"])
     assert result.exit_code != 0 and "no option(s) colour" in result.output
 
@@ -115,7 +115,7 @@ def test_evaluate_store_with_feature_models_and_cold_items(export: Path, tmp_pat
     from mediarec.engine import MediaRec
 
     home = tmp_path / "home"
-    run("import", str(export), home=home)
+    run("import", str(export), home=home, code=3)
     store = MediaRec(home).store
     rng = np.random.default_rng(0)
     for i in range(40):  # alice's videos point one way, bob's the other
@@ -196,7 +196,7 @@ def test_ingest_and_show_on_real_media(demo_media: Any, shared_kit: Any, tmp_pat
         str(tmp_path / "gone.mp4"),
     ]
     result = runner.invoke(main, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # some files failed: cli.EXIT_SOME_FAILED
     assert "2 processed, 0 skipped (already done), 1 failed" in result.output
     assert "gone.mp4" in result.output and "file not found" in result.output
     item = f"media-{content_hash(clips[0].path)[:12]}"

@@ -51,7 +51,7 @@ def test_reasons_point_at_items_the_user_watched(engine: MediaRec) -> None:
     engine.train("itemknn")
     recs = engine.recommend("user-02", n=5, model="itemknn")
     seen = engine.store.seen_items("user-02")
-    anchored = [r for r in recs if r.reasons[0].kind == "similar_to_seen"]
+    anchored = [r for r in recs if r.reasons and r.reasons[0].kind == "similar_to_seen"]
     assert anchored, "item-kNN recommendations should be explained by a watched item"
     assert all(r.reasons[0].evidence["item_id"] in seen for r in anchored)
 
@@ -79,6 +79,33 @@ def test_similar_items(engine: MediaRec) -> None:
     assert sum(_topic(r.item_id) == "cooking" for r in recs) >= 2
     with pytest.raises(UnknownItemError):
         engine.similar("no-such-item", model="itemknn")
+
+
+def test_similar_items_of_a_cold_item_come_from_content(engine: MediaRec) -> None:
+    """An item nobody engaged with has a zero ALS vector: its neighbours come from content vectors
+    and say so; with no content vector there are none, never arbitrary items scored 0."""
+    from mediarec.records import ItemRecord
+    from tests.rank.conftest import content_vector
+
+    engine.add_items([ItemRecord("cold-garden", "Seed swaps"), ItemRecord("cold-blank", "No features")])
+    for k, item in enumerate(demo.items()):
+        vector = content_vector(_topic(item.external_id), k)
+        engine.store.add_feature(item.external_id, "text", "t/1", vector=vector)
+    engine.store.add_feature("cold-garden", "text", "t/1", vector=content_vector("gardening", 999))
+    engine.train("als", factors=16, seed=3)  # both cold items are in the model, with no events
+    recs = engine.similar("cold-garden", n=5, model="als")
+    assert len(recs) == 5 and all(_topic(r.item_id) == "gardening" for r in recs)
+    for r in recs:
+        (reason,) = r.reasons
+        assert reason.kind == "similar_content" and reason.evidence["space"] == "text"
+        assert reason.evidence["similarity"] == pytest.approx(r.score, abs=1e-4) and r.score >= 0.55
+    assert engine.similar("cold-blank", n=5, model="als") == []
+    # A warm item keeps the model's neighbours, none at cosine 0 (the cold items' zero vectors).
+    warm = engine.similar("gardening-1", n=79, model="als")
+    assert warm and all(r.score > 0 for r in warm)
+    assert {"cold-garden", "cold-blank"}.isdisjoint(r.item_id for r in warm)
+    with pytest.raises(UnknownItemError):
+        engine.similar("no-such-item", model="als")
 
 
 def test_delete_user_reaches_store_and_models(engine: MediaRec) -> None:

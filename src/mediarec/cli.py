@@ -5,23 +5,81 @@ from __future__ import annotations
 import json
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import click
 
+from mediarec.cli_progress import Bar, llm_call
+from mediarec.cli_text import dumps, echo, echo_json, safe_line
 from mediarec.settings import load_settings
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+# Exit status of every batch command (ingest, import, describe): 0 when everything went through,
+# EXIT_SOME_FAILED when the run finished but some files, rows or items failed (each one is printed
+# and kept in the store's import_errors), 1 when the command itself failed (bad arguments, no data).
+EXIT_SOME_FAILED = 3
 
 
-def _engine(ctx: click.Context) -> Any:
+def _sigterm_interrupts() -> None:
+    """SIGTERM (kill, systemd, docker stop) interrupts like Ctrl-C, so that a batch run's clean-up
+    marks it 'interrupted' instead of the process vanishing with the run left 'running'."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
+def _engine(ctx: click.Context, create: bool = False) -> Any:
+    """The engine over the data home. Only commands that put data in (``create``) may make a new
+    home: a read command on a mistyped ``--home`` says so instead of answering from an empty one."""
     from mediarec.engine import MediaRec
 
     if "engine" not in ctx.obj:
         settings = load_settings(ctx.obj["home"])
+        if not create:
+            _require_home(settings)
         ctx.obj["engine"] = ctx.with_resource(MediaRec(settings=settings))
     return ctx.obj["engine"]
+
+
+def _require_home(settings: Any) -> None:
+    home = settings.home_path
+    url = settings.resolved_store_url
+    missing = None
+    if not home.is_dir():
+        missing = f"no data home at {home}"
+    elif url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        missing = f"no store in {home} (nothing was imported or ingested there)"
+    if missing:
+        raise click.ClickException(
+            f"{missing}; check --home or MEDIAREC_HOME, or put data in with "
+            "`mediarec import PATH` or `mediarec ingest PATH`"
+        )
+
+
+class _ModelChoice(click.Choice):
+    """``click.Choice`` of the registered models, read on first use so that ``--help`` and every
+    other command start without importing NumPy and SciPy."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(_model_names())
+
+    @choices.setter
+    def choices(self, value: Any) -> None:
+        pass
+
+
+MODEL = _ModelChoice()
 
 
 def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -44,10 +102,17 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
     default=None,
     help="Data home (default: $MEDIAREC_HOME or ./mediarec-data).",
 )
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    envvar="MEDIAREC_PROGRESS",
+    help="Draw progress bars on stderr (default: only when stderr is a terminal).",
+)
 @click.version_option(package_name="mediarec")
 @click.pass_context
-def main(ctx: click.Context, home: Path | None) -> None:
+def main(ctx: click.Context, home: Path | None, progress: bool | None) -> None:
     """mediarec: a self-hosted recommendation engine for audio and video catalogues."""
+    _sigterm_interrupts()
     ctx.ensure_object(dict)
     ctx.obj["home"] = home
 
@@ -56,8 +121,14 @@ def main(ctx: click.Context, home: Path | None) -> None:
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "fmt", default=None, help="Source format (default: detected from the files).")
 @click.option("--show-errors", default=20, show_default=True, help="How many bad rows to print.")
+@click.option(
+    "--kind",
+    type=click.Choice(["video", "audio"]),
+    default=None,
+    help="Every item's kind, for formats whose files do not say it (split; default: video).",
+)
 @click.pass_context
-def import_cmd(ctx: click.Context, path: Path, fmt: str | None, show_errors: int) -> None:
+def import_cmd(ctx: click.Context, path: Path, fmt: str | None, show_errors: int, kind: str | None) -> None:
     """Import a catalogue and/or behaviour events into the store.
 
     Formats: movielens (ml-latest-small folder), ml1m (`::` files), recbole (atomic files),
@@ -66,29 +137,33 @@ def import_cmd(ctx: click.Context, path: Path, fmt: str | None, show_errors: int
     """
     from mediarec.datasets import ImportFormatError
 
-    engine = _engine(ctx)
+    engine = _engine(ctx, create=True)
     started = time.perf_counter()
 
-    def progress(report: Any) -> None:
-        click.echo(f"\r  {report.items_read} items, {report.events_read} events read", nl=False, err=True)
+    with Bar("import", unit=" events") as bar:
 
-    try:
-        report = engine.import_data(path, fmt, progress=progress)
-    except ImportFormatError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo("", err=True)
+        def progress(report: Any) -> None:
+            bar.moveto(report.events_read)
+            bar.note(f"{report.items_read} items")
+
+        try:
+            report = engine.import_data(path, fmt, progress=progress, kind=kind)
+        except ImportFormatError as exc:
+            raise click.ClickException(str(exc)) from None
     c = report.counts()
-    click.echo(
+    echo(
         f"imported {path} as {report.format} in {time.perf_counter() - started:.1f}s (run {report.run_id}): "
         f"{c['items_read']} items ({c['items_new']} new), {c['events_read']} events "
         f"({c['events_new']} new, {c['events_already_stored']} already stored), {c['bad_rows']} bad rows"
     )
     for bad in report.bad_rows[:show_errors]:
-        click.echo(f"  bad row {bad.source}:{bad.line}: {bad.reason}")
+        echo(f"  bad row {safe_line(bad.source)}:{bad.line}: {bad.reason}")
     if len(report.bad_rows) > show_errors:
-        click.echo(
+        echo(
             f"  ... and {len(report.bad_rows) - show_errors} more (all kept in the store's import_errors)"
         )
+    if report.bad_rows:
+        ctx.exit(EXIT_SOME_FAILED)
 
 
 @main.command(epilog="Example: mediarec ingest ./videos ./podcasts/manifest.jsonl")
@@ -105,23 +180,16 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], workers: int, stages: tu
     `file` plus title, creator, tags, description). Files are registered by content hash, so a
     renamed file keeps its item; finished stages are skipped on the next run.
     """
-    from tqdm import tqdm
-
     from mediarec.pipeline import IngestOptions
 
-    engine = _engine(ctx)
+    engine = _engine(ctx, create=True)
     started = time.perf_counter()
-    bars: dict[str, Any] = {}
+    bar = Bar("ingest", unit=" files")
 
     def progress(done: int, total: int, outcome: Any) -> None:
-        if "files" not in bars:
-            bars["files"] = tqdm(total=total, desc="files", unit="file", position=0, leave=True)
-        bars["files"].update(1)
-        bars["files"].set_postfix_str(Path(outcome.path).name[:30])
-        for stage in outcome.stages_run:
-            if stage not in bars:
-                bars[stage] = tqdm(desc=f"  {stage}", unit="file", position=len(bars), leave=True)
-            bars[stage].update(1)
+        bar.moveto(done, total)
+        stages_run = f" [{', '.join(outcome.stages_run)}]" if outcome.stages_run else ""
+        bar.note(f"{safe_line(Path(outcome.path).name)[:30]}{stages_run}")
 
     options = IngestOptions(workers=workers, stages=stages or None)
     try:
@@ -129,11 +197,10 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], workers: int, stages: tu
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
-        for bar in bars.values():
-            bar.close()
+        bar.close()
     media = sum(o.media_seconds for o in summary.outcomes if o.status == "processed")
     wall = time.perf_counter() - started
-    click.echo(
+    echo(
         f"ingest run {summary.run_id}: {summary.count('processed')} processed, {summary.count('skipped')} "
         f"skipped (already done), {summary.count('failed')} failed, {len(summary.not_media)} not media; "
         f"{media:.0f}s of media in {wall:.1f}s"
@@ -143,10 +210,22 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], workers: int, stages: tu
         for stage, sec in o.seconds.items():
             per_stage[stage] = per_stage.get(stage, 0.0) + sec
     if per_stage:
-        click.echo("  stage seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in per_stage.items()))
+        echo("  stage seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in per_stage.items()))
+    for o in summary.outcomes:
+        if o.created:
+            stored = engine.store.get_item(o.item_id)
+            title = stored.title if stored else ""
+            echo(f"  new item {safe_line(o.item_id)}: {safe_line(title)} ({safe_line(o.path)})")
     for o in summary.failed:
         for stage, reason in o.errors.items():
-            click.echo(f"  failed {o.path!r} [{stage}]: {reason}")
+            echo(f"  failed {o.path!r} [{stage}]: {reason}")
+    for o in summary.outcomes:
+        for warning in o.warnings:
+            echo(f"  warning {o.path!r}: {warning}")
+    for bad in summary.bad_rows:
+        echo(f"  bad manifest row {safe_line(bad.source)}:{bad.line}: {bad.reason}")
+    if summary.failed or summary.bad_rows:
+        ctx.exit(EXIT_SOME_FAILED)
 
 
 @main.command(epilog="Example: mediarec describe --model quality cooking-1 travel-2")
@@ -170,44 +249,52 @@ def describe(
     skipped; answers are cached, so an interrupted run resumes where it stopped. An item that fails
     is reported and recorded, and the run goes on.
     """
-    from tqdm import tqdm
-
-    from mediarec.llm.backends import LLMError
-    from mediarec.llm.describe import DescribeOptions
+    from mediarec.llm.backends import LLMError, on_tokens
+    from mediarec.llm.describe import DescribeOptions, describable_items
 
     engine = _engine(ctx)
-    bar: dict[str, Any] = {}
+    # The bar counts items; within an item (one or more long LLM calls) the tokens written so far
+    # show that it moves.
+    bar = Bar("describe", total=len(items) or len(describable_items(engine.store)), unit=" items")
+    tokens = [0]
+
+    def token(n: int) -> None:
+        tokens[0] += n
+        bar.note(f"{tokens[0]} tokens")
 
     def progress(done: int, total: int, o: Any) -> None:
-        if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, desc="describe", unit="item", disable=as_json)
-        bar["bar"].update(1)
+        tokens[0] = 0
+        bar.moveto(done, total)
         if as_json:
-            click.echo(json.dumps(o.__dict__ | {"tokens_per_second": round(o.tokens_per_second, 2)}))
-        elif o.status == "failed":
-            tqdm.write(f"  failed {o.item_id}: {o.error}")
+            bar.write(dumps(o.__dict__ | {"tokens_per_second": round(o.tokens_per_second, 2)}))
+            return
+        line = ""
+        if o.status == "failed":
+            line = f"  failed {o.item_id}: {o.error}"
         elif o.status == "described":
-            tqdm.write(
+            line = (
                 f"  {o.item_id}: {o.seconds:.1f}s, {o.completion_tokens} tokens "
                 f"({o.tokens_per_second:.1f}/s), tags: {', '.join(o.tags)}"
             )
+        if line:
+            bar.write(safe_line(line))
 
     try:
-        summary = engine.describe(list(items) or None, model, DescribeOptions(force=force), progress)
+        with on_tokens(token) if bar.enabled else nullcontext():
+            summary = engine.describe(list(items) or None, model, DescribeOptions(force=force), progress)
     except (LLMError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
-        if "bar" in bar:
-            bar["bar"].close()
+        bar.close()
     if not as_json:
-        click.echo(
+        echo(
             f"describe with {summary.model_id}: {summary.count('described')} described, "
             f"{summary.count('cached')} from the cache, {summary.count('current')} already current, "
             f"{summary.count('failed')} failed in {summary.seconds:.1f}s "
             f"({summary.tokens_per_second:.1f} tokens/s)"
         )
     if summary.count("failed"):
-        ctx.exit(1)
+        ctx.exit(EXIT_SOME_FAILED)
 
 
 @main.command(epilog="Example: mediarec show media-3f2a9c0d1e4b")
@@ -226,24 +313,25 @@ def show(ctx: click.Context, item: str, as_json: bool) -> None:
         raise click.ClickException(str(exc)) from None
     stored = engine.store.get_item(item)
     if as_json:
-        click.echo(json.dumps({"item": stored.to_dict() if stored else None, "stages": found}, indent=2))
+        echo_json({"item": stored.to_dict() if stored else None, "stages": found}, indent=2)
         return
     for line in describe(stored, found):
-        click.echo(line)
+        echo(safe_line(line))
 
 
 @main.command(epilog="Example: mediarec train --model als --param factors=128")
-@click.option("--model", default=None, help="Model name (default: the default_model setting).")
+@click.option("--model", type=MODEL, default=None, help="Model name (default: the default_model setting).")
 @click.option("--param", "params", multiple=True, help="Model option KEY=VALUE (repeatable).")
 @click.pass_context
 def train(ctx: click.Context, model: str | None, params: tuple[str, ...]) -> None:
     """Train a model on everything in the store and save it as a new version."""
     engine = _engine(ctx)
     try:
-        path, fitted = engine.train(model, **_parse_params(params))
+        with Bar(f"training {model or engine.settings.default_model}", unit=None):
+            path, fitted = engine.train(model, **_parse_params(params))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(
+    echo(
         f"trained {fitted.name} on {fitted.n_users} users x {fitted.n_items} items "
         f"in {fitted.fit_seconds:.2f}s -> {path}"
     )
@@ -251,18 +339,18 @@ def train(ctx: click.Context, model: str | None, params: tuple[str, ...]) -> Non
 
 def _print_recs(recs: list[Any], as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in recs], indent=2, ensure_ascii=False))
+        echo_json([r.to_dict() for r in recs], indent=2)
         return
     for rank, r in enumerate(recs, start=1):
-        click.echo(f"{rank:>3}. {r.title}  [{r.item_id}]  score={r.score:.3f}")
+        echo(f"{rank:>3}. {safe_line(r.title)}  [{safe_line(r.item_id)}]  score={r.score:.3f}")
         for reason in r.reasons:
-            click.echo(f"       - {reason.kind}: {reason.text}")
+            echo(f"       - {reason.kind}: {safe_line(reason.text)}")
 
 
 @main.command(epilog="Example: mediarec recommend 42 -n 5 --kind video")
 @click.argument("user")
 @click.option("-n", default=10, show_default=True, help="How many items.")
-@click.option("--model", default=None, help="Model name (default: the default_model setting).")
+@click.option("--model", type=MODEL, default=None, help="Model name (default: the default_model setting).")
 @click.option("--include-seen", is_flag=True, help="Do not filter items the user already interacted with.")
 @click.option("--kind", type=click.Choice(["video", "audio"]), default=None, help="Only this kind of item.")
 @click.option("--creator", default=None, help="Only items by this creator.")
@@ -297,161 +385,46 @@ def recommend(
         max_per_topic=max_per_topic,
         explore_epsilon=explore,
     )
-    recs = engine.recommend(
-        user, n=n, exclude_seen=not include_seen, kind=kind, creator=creator, model=model, options=options
-    )
-    _print_recs(recs, as_json)
+    trained = _trained(engine, model)
+    if trained is None and model is not None:
+        raise click.ClickException(
+            f"no trained {model} model yet: run `mediarec train --model {model}` first"
+        )
+    result = engine.rank(user, n, not include_seen, kind, creator, model, options)
+    if result.fallback:
+        name = model or engine.settings.default_model
+        why = f"no {name} model is trained yet" if trained is None else f"{user!r} has no events yet"
+        echo(f"note: {why}, so these are the most popular items", err=True)
+    _print_recs(result.items, as_json)
+
+
+def _trained(engine: Any, model: str | None) -> Any:
+    """The newest saved version of ``model`` (default: the default_model setting), None if none."""
+    try:
+        return engine.loaded(model)
+    except ValueError as exc:  # a default_model setting that names no model
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command(epilog="Example: mediarec similar 1 -n 5")
 @click.argument("item")
 @click.option("-n", default=10, show_default=True, help="How many items.")
-@click.option("--model", default=None, help="Model name (default: the default_model setting).")
+@click.option("--model", type=MODEL, default=None, help="Model name (default: the default_model setting).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def similar(ctx: click.Context, item: str, n: int, model: str | None, as_json: bool) -> None:
     """Items most similar to ITEM under a trained model."""
     from mediarec.engine import UnknownItemError
 
+    engine = _engine(ctx)
+    if _trained(engine, model) is None:
+        name = model or engine.settings.default_model
+        raise click.ClickException(f"no trained {name} model yet: run `mediarec train --model {name}` first")
     try:
-        recs = _engine(ctx).similar(item, n=n, model=model)
+        recs = engine.similar(item, n=n, model=model)
     except (UnknownItemError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     _print_recs(recs, as_json)
-
-
-@main.command(
-    epilog="Example: mediarec evaluate ../shared/data/ml-1m-llm --split given "
-    "--models random,popularity,itemknn-bm25,als,bpr,content,hybrid --cold 0.2"
-)
-@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option("--format", "fmt", default=None, help="Source format (default: detected).")
-@click.option(
-    "--split",
-    default=None,
-    help="given | random | temporal | leave-last-out (default: given when the source ships one, "
-    "else temporal).",
-)
-@click.option(
-    "--models",
-    default="random,popularity,itemknn,itemknn-bm25,als,bpr",
-    show_default=True,
-    help="Comma-separated model names.",
-)
-@click.option("-k", default=20, show_default=True, help="Cut-off of the ranking metrics.")
-@click.option("--param", "params", multiple=True, help="MODEL.KEY=VALUE, e.g. als.factors=128 (repeatable).")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder for report.md/.json/.png (default: <home>/reports/<time>).",
-)
-@click.option(
-    "--cold",
-    default=0.0,
-    show_default=True,
-    help="Also run the cold-item protocol: hold out this share of items entirely and rank them "
-    "among themselves (e.g. 0.2); a second table in the same report.",
-)
-@click.option(
-    "--mmr",
-    default="",
-    help="Also re-rank each model's list by MMR at these lambdas (e.g. 0.7,0.4; 1 = no diversity): "
-    "rows MODEL+mmrL show the accuracy/diversity trade of the --diversity knob.",
-)
-@click.pass_context
-def evaluate(
-    ctx: click.Context,
-    path: Path | None,
-    fmt: str | None,
-    split: str | None,
-    models: str,
-    k: int,
-    params: tuple[str, ...],
-    out: Path | None,
-    cold: float,
-    mmr: str,
-) -> None:
-    """Compare models on one split with full-ranking metrics; writes Markdown and JSON.
-
-    PATH is a dataset in any importable format; without it, the store's own data is used.
-    """
-    from mediarec.datasets import ImportFormatError, load_dataset
-    from mediarec.eval import EvalOptions, Report, to_markdown, write_report
-    from mediarec.eval import evaluate as run_evaluation
-
-    engine = _engine(ctx)
-    started = time.perf_counter()
-    try:
-        dataset = load_dataset(path, fmt) if path else engine.dataset()
-    except ImportFormatError as exc:
-        raise click.ClickException(str(exc)) from None
-    if dataset.bad_rows:
-        click.echo(f"note: {len(dataset.bad_rows)} bad rows skipped while reading {path}", err=True)
-    split_name = split or ("given" if dataset.has_folds else "temporal")
-    names = [m.strip() for m in models.split(",") if m.strip()]
-    per_model: dict[str, dict[str, Any]] = {
-        name: engine.model_params(name) for name in names if name in _model_names()
-    }
-    for key, value in _parse_params(params).items():
-        model_name, dot, option = key.partition(".")
-        if not dot:
-            raise click.BadParameter(f"expected MODEL.KEY=VALUE, got {key!r}", param_hint="--param")
-        per_model.setdefault(model_name, {})[option] = value
-
-    def progress(message: str) -> None:
-        click.echo(f"  {message}", err=True)
-
-    try:
-        lambdas = tuple(float(x) for x in mmr.split(",") if x.strip())
-    except ValueError:
-        raise click.BadParameter(f"expected lambdas like 0.7,0.4, got {mmr!r}", param_hint="--mmr") from None
-    if any(not 0 <= lam <= 1 for lam in lambdas):
-        raise click.BadParameter("lambdas lie between 0 and 1", param_hint="--mmr")
-    features, source = None, ""
-    if any(n in _model_names() and _uses_features(n) for n in names):
-        from mediarec.features import dataset_item_features
-
-        def embedded(done: int, total: int) -> None:
-            progress(f"embedding item texts: {done}/{total}")
-
-        try:
-            features, source = dataset_item_features(
-                dataset, engine.settings, store=None if path else engine.store, progress=embedded
-            )
-        except Exception as exc:  # ModelNotInstalled, no vectors: say why and stop
-            raise click.ClickException(f"item features for the content models: {exc}") from None
-        progress(f"item features: {source}")
-    try:
-        report = run_evaluation(
-            dataset,
-            split_name,
-            names,
-            k=k,
-            seed=engine.settings.seed,
-            model_params=per_model,
-            progress=progress,
-            item_features=features,
-            features_source=source,
-            options=EvalOptions(mmr_lambdas=lambdas),
-        )
-        extra: list[Report] = []
-        if cold:
-            extra.append(
-                run_evaluation(
-                    dataset, "cold-items", names, k=k, seed=engine.settings.seed,
-                    model_params=per_model, progress=progress, item_features=features,
-                    features_source=source, options=EvalOptions(test_fraction=cold),
-                )
-            )
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    folder = out or engine.home / "reports" / time.strftime("%Y%m%d-%H%M%S")
-    written = write_report(report, folder, extra=extra)
-    click.echo(to_markdown(report))
-    for r in extra:
-        click.echo(to_markdown(r, heading="##"))
-    click.echo(f"\nwrote {', '.join(str(p) for p in written)} in {time.perf_counter() - started:.1f}s total")
 
 
 def _model_names() -> list[str]:
@@ -478,11 +451,13 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         from mediarec.serve import create_app
     except ImportError as exc:
         raise click.ClickException(f"{exc}; install the extra: pip install 'mediarec[serve]'") from None
-    engine = _engine(ctx)
+    engine = _engine(ctx, create=True)  # an empty home is served and filled through the API
     s = engine.settings
     listen = host or s.host
     app = create_app(engine, host=listen)
     click.echo(f"API key for writes (X-API-Key): {app.state.api_key_hint}", err=True)
+    if not app.state.reads_open:
+        click.echo("API reads need X-API-Key too: the read_key setting, else the write key", err=True)
     shown = f"[{listen}]" if ":" in listen else listen
     login = " (log in with the API key)" if app.state.dashboard_access.login_required else ""
     click.echo(f"Dashboard: http://{shown}:{port or s.port}/{login}", err=True)
@@ -520,7 +495,7 @@ def models_install(
     except (kit.KitError, KeyError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     for r in results:
-        click.echo(f"{r.name:<20} {r.status:<10} {r.size / 1e6:8.1f} MB  {r.seconds:6.1f}s  {r.path}")
+        echo(f"{r.name:<20} {r.status:<10} {r.size / 1e6:8.1f} MB  {r.seconds:6.1f}s  {r.path}")
 
 
 @models.command("list", epilog="Example: mediarec models list")
@@ -534,7 +509,7 @@ def models_list(ctx: click.Context) -> None:
         state = "installed" if row.installed else ("optional" if row.optional else "missing")
         if row.installed and not row.runtime_ok:
             state = "no-runtime"
-        click.echo(
+        echo(
             f"{row.name:<20} {row.role:<8} {state:<10} {row.size / 1e6:8.1f} MB  {row.licence}  {row.path}"
         )
 
@@ -544,8 +519,14 @@ def models_list(ctx: click.Context) -> None:
 @click.pass_context
 def delete_user(ctx: click.Context, user: str) -> None:
     """Delete USER's events and their rows in every saved model."""
-    result = _engine(ctx).delete_user(user)
-    click.echo(
+    engine = _engine(ctx)
+    known = engine.store.user_exists(user)
+    # Delete even when the store does not know the user: a model saved before an interrupted
+    # deletion may still hold their row.
+    result = engine.delete_user(user)
+    if not known and not result["models_scrubbed"]:
+        raise click.ClickException(f"unknown user {user!r}: no events, profile or model rows to delete")
+    echo(
         f"deleted {user}: {result['events_deleted']} events, scrubbed from {result['models_scrubbed']} models"
     )
 
@@ -581,8 +562,8 @@ def profile(
         if regenerate or text is not None or add_tags or remove_tags:
             raise click.UsageError("--delete cannot be combined with edits or --regenerate")
         result = engine.delete_profile(user)
-        click.echo(
-            json.dumps({"user_id": user, **result})
+        echo(
+            dumps({"user_id": user, **result})
             if as_json
             else f"deleted the profile of {user}: {result['versions_deleted']} versions, "
             f"{result['edits_deleted']} edits"
@@ -592,20 +573,35 @@ def profile(
         if text is not None or add_tags or remove_tags:
             engine.edit_profile(user, text, add_tags, remove_tags)
         if regenerate:
-            click.echo(f"generating the profile of {user} ...", err=True)
-            engine.regenerate_profile(user)
+            with llm_call(f"profile of {safe_line(user)}"):
+                engine.regenerate_profile(user)
     except (UnknownUserError, ValueError, LLMError) as exc:
         raise click.ClickException(str(exc)) from None
     shown = engine.profile(user)
     if shown is None:
-        raise click.ClickException(f"no profile for {user} yet: run `mediarec profile {user} --regenerate`")
+        _interests_only(engine, user, as_json)
+        return
     if as_json:
-        click.echo(json.dumps(shown.to_dict(), indent=2, ensure_ascii=False))
+        echo_json(shown.to_dict(), indent=2)
         return
     made = f"version {shown.version} by {shown.model_id}" if shown.version else "not generated yet"
-    click.echo(f"taste profile of {user} ({made}{', edited by the user' if shown.edited else ''})")
-    click.echo(shown.text or "(no text)")
-    click.echo("interests: " + ", ".join(f"{i.tag} {i.weight:.2f}" for i in shown.interests))
+    echo(f"taste profile of {user} ({made}{', edited by the user' if shown.edited else ''})")
+    echo(shown.text or "(no text)")
+    echo("interests: " + ", ".join(f"{i.tag} {i.weight:.2f}" for i in shown.interests))
+
+
+def _interests_only(engine: Any, user: str, as_json: bool) -> None:
+    """No text profile yet: the interest tags computed from the history, which need no LLM."""
+    if not engine.store.user_exists(user):
+        raise click.ClickException(f"unknown user {user!r}: no events and no profile")
+    interests = engine.interests(user, limit=10)
+    if as_json:
+        found = [i.to_dict() for i in interests]
+        echo_json({"user_id": user, "text": "", "interests": found, "version": 0}, indent=2)
+        return
+    echo(f"taste profile of {user} (no text yet: `mediarec profile {user} --regenerate` writes one)")
+    listed = ", ".join(f"{i.tag} {i.weight:.2f}" for i in interests)
+    echo("interests from the history: " + (listed or "(none yet)"))
 
 
 @main.command(epilog="Example: mediarec --home /tmp/demo demo")
@@ -615,8 +611,15 @@ def demo(ctx: click.Context, users: int) -> None:
     """Build the built-in demo catalogue, train, and print recommendations end to end."""
     from mediarec.demo import run_demo
 
-    run_demo(_engine(ctx), show_users=users, echo=click.echo)
+    run_demo(_engine(ctx, create=True), show_users=users, echo=echo)
 
+
+# Commands in their own modules, registered here so that `mediarec --help` lists them all.
+from mediarec.cli_eval import evaluate  # noqa: E402
+from mediarec.cli_items import items  # noqa: E402
+
+main.add_command(evaluate)
+main.add_command(items)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -121,7 +121,8 @@ def run_demo(
         shares[user] = hits / max(len(recs), 1)
         echo(f"   {user} (planted taste: {', '.join(tastes[user])}) — {hits}/{len(recs)} in taste")
         for rank, r in enumerate(recs, start=1):
-            echo(f"     {rank}. {r.title} [{r.item_id}, {topic_of.get(r.item_id)}] — {r.reasons[0].text}")
+            why = r.reasons[0].text if r.reasons else "(no reason's condition holds: none given)"
+            echo(f"     {rank}. {r.title} [{r.item_id}, {topic_of.get(r.item_id)}] — {why}")
     anchor = demo_data.items()[0]
     echo(f"8. items similar to '{anchor.title}' (ALS item factors):")
     for r in engine.similar(anchor.external_id, n=3):

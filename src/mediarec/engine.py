@@ -6,6 +6,7 @@ Python user can do with it directly.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ from mediarec import recommenders
 from mediarec.datasets import Dataset, EventTable, ImportReport, import_path
 from mediarec.interactions import Interactions, InteractionWeights, from_events
 from mediarec.rank import ModelRef, Ranker, RankOptions, RankResult, Reason, Recommendation
+from mediarec.rank.explain import popular_reason
+from mediarec.rank.records import FALLBACK_POPULARITY
 from mediarec.recommenders import Recommender, repository
-from mediarec.records import EventRecord, ItemRecord
+from mediarec.records import EventRecord, ItemRecord, stored_item
 from mediarec.settings import Settings, load_settings
 from mediarec.store import Store, StoredItem
 
@@ -51,6 +54,7 @@ class _Loaded:
     user_index: dict[str, int]
     item_index: dict[str, int]
     popularity: np.ndarray  # training users per item: the fallback ranking
+    ident: tuple[int, int]  # the folder's inode and change time: a scrub replaces the folder
 
 
 class MediaRec:
@@ -70,6 +74,7 @@ class MediaRec:
         self._lock = threading.Lock()
         self._llm = llm
         self._ranker = Ranker()
+        self._deletions: int | None = None  # the store's deletion stamp the loaded state matches
 
     @property
     def store(self) -> Store:
@@ -92,10 +97,14 @@ class MediaRec:
 
     # -- data in -----------------------------------------------------------------------------
     def import_data(
-        self, path: str | Path, fmt: str | None = None, progress: Callable[[ImportReport], None] | None = None
+        self,
+        path: str | Path,
+        fmt: str | None = None,
+        progress: Callable[[ImportReport], None] | None = None,
+        kind: str | None = None,  # every item's kind, for formats whose files do not say it (split)
     ) -> ImportReport:
         return import_path(
-            self.store, path, fmt, batch_size=self.settings.import_batch_size, progress=progress
+            self.store, path, fmt, batch_size=self.settings.import_batch_size, progress=progress, kind=kind
         )
 
     def add_items(self, items: Sequence[ItemRecord]) -> int:
@@ -183,7 +192,7 @@ class MediaRec:
             ev.users, ev.items, ev.types, ev.values, ev.times, np.full(len(ev.users), "", dtype=str)
         )
         items = [
-            ItemRecord(external_id=str(i.external_id), title=i.title, kind=i.kind, creator=i.creator)
+            stored_item(external_id=str(i.external_id), title=i.title, kind=i.kind, creator=i.creator)
             for i in self.store.list_items(limit=-1)
         ]
         return Dataset(name=f"store {self.store.path}", items=items, events=table)
@@ -203,6 +212,7 @@ class MediaRec:
 
     def train(self, model: str | None = None, **params: Any) -> tuple[Path, Recommender]:
         name = model or self.settings.default_model
+        deletions = self.store.deletion_stamp()  # read before the events, checked after saving
         data = self.interactions()
         if data.nnz == 0:
             raise ValueError("the store holds no positive interactions yet; import some first")
@@ -214,10 +224,18 @@ class MediaRec:
 
             found = store_item_vectors(self.store, data.item_ids)
             if found is None:
-                raise ValueError(f"model {name!r} needs item vectors; run `mediarec ingest` first")
+                raise ValueError(f"model {name!r} needs item vectors; run `mediarec ingest PATH` first")
             features = align(found, data.item_ids)
         fitted = created.fit(data, item_features=features)
         path = repository.save(fitted, self.home, name)
+        if self.store.deletion_stamp() != deletions:
+            # Someone was deleted while this model trained (by another process, say): their rows
+            # may be in it, and the deletion's own scrub may have run before it was saved.
+            users = repository.model_users(path)
+            gone = {str(u) for u in users} - self.store.existing_users(str(u) for u in users)
+            if gone:
+                repository.scrub_users(path, gone)
+                fitted = repository.load(path)
         return path, fitted
 
     # -- serving -----------------------------------------------------------------------------
@@ -226,12 +244,14 @@ class MediaRec:
         name = name or self.settings.default_model
         if name not in recommenders.MODELS:
             raise ValueError(f"unknown model {name!r}; choose from {', '.join(recommenders.MODELS)}")
+        self._watch_deletions()
         found = repository.versions(self.home, name)
         if not found:
             return None
+        ident = _folder_ident(found[-1])
         with self._lock:
             current = self._models.get(name)
-            if current is None or current.path != found[-1]:
+            if current is None or current.path != found[-1] or current.ident != ident:
                 model = repository.load(found[-1])
                 assert model.seen is not None
                 popularity = np.asarray((model.seen > 0).sum(axis=0)).ravel().astype(np.float32)
@@ -241,6 +261,7 @@ class MediaRec:
                     {str(u): i for i, u in enumerate(model.user_ids)},
                     {str(it): i for i, it in enumerate(model.item_ids)},
                     popularity,
+                    ident,
                 )
                 self._models[name] = current
             return current
@@ -297,18 +318,60 @@ class MediaRec:
         )
 
     def similar(self, item: str, n: int = 10, model: str | None = None) -> list[Recommendation]:
+        """Items like ``item``: the model's neighbours when the model has seen anyone engage with
+        it, else (a cold item: added after training, or never engaged with) its nearest items by
+        content vectors, with a ``similar_content`` reason. A cold item without a content vector
+        has no similar items: an empty list, not arbitrary items scored 0."""
         loaded = self.loaded(model)
         if loaded is None:
             raise ValueError("no trained model yet: run `mediarec train` first")
         pos = loaded.item_index.get(item)
-        if pos is None:
-            raise UnknownItemError(item)
+        if pos is None or loaded.popularity[pos] <= 0:
+            if self.store.get_item(item) is None:
+                raise UnknownItemError(item)
+            return self._similar_by_content(item, n)
         ids, scores = loaded.model.similar_items([pos], n=n)
-        finite = np.isfinite(scores[0])
+        # A neighbour at cosine 0 or below (say, an item nobody engaged with: a zero vector) is not similar.
+        keep = np.isfinite(scores[0]) & (scores[0] > 0)
         title = self._titles([item]).get(item, item)
         reason = Reason("similar_item", f"similar to {title}", {"item_id": item, "title": title})
-        out = self._build(loaded, ids[0][finite].tolist(), scores[0][finite])
+        out = self._build(loaded, ids[0][keep].tolist(), scores[0][keep])
         return [Recommendation(r.item_id, r.score, r.title, r.kind, r.creator, (reason,)) for r in out]
+
+    def _similar_by_content(self, item: str, n: int) -> list[Recommendation]:
+        catalog = self._ranker.catalogs.get(self.store)
+        pos = catalog.index.get(item)
+        if catalog.content is None or pos is None or not catalog.has_content[pos]:
+            return []
+        sims = catalog.content @ catalog.content[pos]
+        sims[~catalog.has_content] = -np.inf
+        sims[pos] = -np.inf
+        floor = self.rank_options.reason_min_similarity  # the "because you watched" threshold
+        order = [int(p) for p in np.argsort(-sims, kind="stable")[:n] if sims[p] >= floor]
+        title = catalog.titles[pos]
+        out = []
+        for p in order:
+            reason = Reason(
+                "similar_content",
+                f"similar content to {title}",
+                {
+                    "item_id": item,
+                    "title": title,
+                    "similarity": round(float(sims[p]), 4),
+                    "space": catalog.content_source,
+                },
+            )
+            out.append(
+                Recommendation(
+                    str(catalog.item_ids[p]),
+                    float(sims[p]),
+                    catalog.titles[p],
+                    catalog.kinds[p],
+                    catalog.creators[p],
+                    (reason,),
+                )
+            )
+        return out
 
     def _titles(self, ids: Sequence[str]) -> dict[str, str]:
         return {k: v.title or k for k, v in self.store.items_by_external_ids(ids).items()}
@@ -341,6 +404,8 @@ class MediaRec:
         chosen: list[int] = []
         for pos in np.argsort(-counts, kind="stable"):
             a = attrs.get(str(data.item_ids[pos]))
+            if counts[pos] <= 0:
+                break  # nobody engaged with the rest: they are not popular
             if (
                 str(data.item_ids[pos]) in seen
                 or a is None
@@ -353,13 +418,20 @@ class MediaRec:
                 break
         titles = self._titles([str(data.item_ids[p]) for p in chosen])
         out: list[Recommendation] = []
+        top = max(int(counts.max()) if len(counts) else 0, 1)
         for pos in chosen:
             item_id, count = str(data.item_ids[pos]), int(counts[pos])
             kind_, creator_, _ = attrs[item_id]
-            reason = Reason("popular", f"popular: {count} viewers", {"viewers": count})
+            reason = popular_reason(count)
             out.append(
                 Recommendation(
-                    item_id, float(count), titles.get(item_id, item_id), kind_, creator_, (reason,)
+                    item_id,
+                    count / top,  # 0..1, as every list's scores
+                    titles.get(item_id, item_id),
+                    kind_,
+                    creator_,
+                    (reason,) if reason else (),
+                    fallback=FALLBACK_POPULARITY,
                 )
             )
         return out
@@ -436,15 +508,45 @@ class MediaRec:
 
     # -- privacy -----------------------------------------------------------------------------
     def delete_user(self, user: str) -> dict[str, int]:
-        """Delete a user everywhere: events in the store and their rows in every saved model."""
+        """Delete a user everywhere: events and profile in the store, the cached LLM answers made
+        from their data, and their rows in every saved model; in memory too.
+
+        The store's rows are zeroed and its WAL truncated (:meth:`Store.delete_user`), and so are
+        the cache's; a model version is rewritten without the user and the old files deleted. Other
+        processes (a running server) see the store's deletion stamp move and drop what they hold.
+        """
         from mediarec.users import forget_results
 
-        # The store cascade removes the profile; the cached LLM answers behind it go here.
-        forget_results(self.store.profiles.result_keys(user), self.llm_cache_dir)
+        keys = self.store.profiles.result_keys(user)
         events = self.store.delete_user(user)
+        # After the store's deletion, not before: a profile generation in flight writes its answer
+        # only while the user exists (under the store's write lock), so from here on nothing new
+        # can appear, and what was written before goes now (the cache names each answer's owner).
+        forget_results(keys, self.llm_cache_dir, owner=user)
         # Hold the model lock throughout: a request meanwhile must neither load a version that still
         # holds the user nor find the folder missing while it is swapped.
         with self._lock:
             models = repository.scrub_user(self.home, user)
             self._models.clear()
+        self._ranker.trending.clear()
         return {"events_deleted": events, "models_scrubbed": models}
+
+    def _watch_deletions(self) -> None:
+        """Drop in-memory state when a user was deleted by any process (``mediarec delete-user``
+        beside a running server): loaded models hold their rows (popularity, seen items) and the
+        trending figures count their events. One indexed read per request."""
+        stamp = self.store.deletion_stamp()
+        if stamp == self._deletions:
+            return
+        with self._lock:
+            self._models.clear()
+        self._ranker.trending.clear()
+        self._deletions = stamp
+
+
+def _folder_ident(folder: Path) -> tuple[int, int]:
+    try:
+        st = os.stat(folder)
+    except FileNotFoundError:
+        return (0, 0)  # swapped out this very moment: the next request sees the new one
+    return (st.st_ino, st.st_ctime_ns)

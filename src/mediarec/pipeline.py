@@ -3,7 +3,13 @@
 The parent process hashes and probes each file (cheap), registers its item by content hash, and
 decides which stages still have to run; a process pool runs those stages, each worker loading
 every model once; only the parent writes to the store. A file that fails gets an error record
-and the batch goes on; nothing stored for other items changes.
+and the batch goes on; nothing stored for other items changes. Whatever happens, the run ends in a
+final state: 'done', or 'interrupted' (Ctrl-C, SIGTERM through the CLI) or 'failed' (a bug), and a
+run killed outright is marked 'interrupted' when the next run starts (store/imports.py).
+
+Paths go to the store in the form :mod:`mediarec.media.paths` defines (relative to the home inside
+it), so that a home can be copied or moved; messages name files by :func:`display_path`, which any
+file name (bytes that are not UTF-8 included) can be turned into.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mediarec.media.paths import display_name, display_path, stored_path
 from mediarec.records import BadRow, ItemRecord, MediaInfo
 from mediarec.settings import Settings
 from mediarec.store import Store
@@ -52,13 +59,15 @@ class Entry:
 
 @dataclass
 class FileOutcome:
-    path: str
+    path: str  # for people: display_path(), valid text whatever bytes the name holds
     item_id: str | None
     status: str  # "processed" | "skipped" (nothing to do) | "failed"
     stages_run: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # stage -> reason
+    warnings: list[str] = field(default_factory=list)  # stored, but something is off (a partial decode)
     seconds: dict[str, float] = field(default_factory=dict)
     media_seconds: float = 0.0
+    created: bool = False  # this file made a new item (ingest prints its id)
 
 
 @dataclass
@@ -66,6 +75,7 @@ class IngestSummary:
     run_id: int
     outcomes: list[FileOutcome] = field(default_factory=list)
     not_media: list[str] = field(default_factory=list)  # files in folders skipped by extension
+    bad_rows: list[BadRow] = field(default_factory=list)  # manifest rows that name no usable file
     total: int = 0  # files attempted
 
     def count(self, status: str) -> int:
@@ -188,6 +198,7 @@ class _Task:
     title: str
     description: str
     work_dir: str
+    home: str
     run: tuple[str, ...]
     existing: dict[str, Feature]
     versions: dict[str, str]
@@ -199,6 +210,11 @@ class _Result:
     features: list[Feature]
     errors: dict[str, str]
     seconds: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
+
+
+# Audio decoded to less than this share of the probed duration is reported as damaged.
+PARTIAL_DECODE_SHARE = 0.5
 
 
 _WORKER_EXTRACTORS: list[Extractor] | None = None
@@ -206,6 +222,12 @@ _WORKER_EXTRACTORS: list[Extractor] | None = None
 
 def _init_worker(extractors: list[Extractor], threads: int) -> None:
     global _WORKER_EXTRACTORS
+    import signal
+
+    # Ctrl-C reaches the whole process group: the parent alone decides, and ends the workers (with
+    # SIGTERM, which must kill them even where the CLI made SIGTERM interrupt like Ctrl-C).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # Each worker gets its share of the cores; the models' own thread pools must not oversubscribe.
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
@@ -229,6 +251,7 @@ def _run_task(task: _Task, extractors: list[Extractor] | None = None) -> _Result
         title=task.title,
         description=task.description,
         work_dir=Path(task.work_dir),
+        home=Path(task.home),
         features=dict(task.existing),
     )
     produced: list[Feature] = []
@@ -252,7 +275,20 @@ def _run_task(task: _Task, extractors: list[Extractor] | None = None) -> _Result
         feat = Feature(feat.extractor, task.versions[ex.name], feat.payload, feat.vector)
         ctx.features[ex.name] = feat
         produced.append(feat)
-    return _Result(task.item_id, produced, errors, seconds)
+    return _Result(task.item_id, produced, errors, seconds, _audio_warnings(ctx))
+
+
+def _audio_warnings(ctx: ItemContext) -> list[str]:
+    """A warning when the soundtrack decoded to far less than the file's probed duration: what the
+    audio stages stored describes only that part (and they do not call the rest silence)."""
+    short = ctx.audio_shortfall(PARTIAL_DECODE_SHARE)
+    if short is None:
+        return []
+    got, expected = short
+    return [
+        f"audio: only {got:.2f} s of the {expected:.2f} s soundtrack could be decoded (damaged file?); "
+        "audio tags and transcript cover that part only"
+    ]
 
 
 def ingest(
@@ -264,8 +300,7 @@ def ingest(
     progress: Callable[[int, int, FileOutcome], None] | None = None,
 ) -> IngestSummary:
     """Ingest media files; see the module docstring for the guarantees."""
-    from mediarec.media import MediaError, content_hash, probe
-    from mediarec.media.probe import ProbeOptions
+    from mediarec.media import MediaError
 
     o = options or IngestOptions()
     exs = extractors if extractors is not None else default_extractors(settings)
@@ -277,66 +312,97 @@ def ingest(
             )
     versions = effective_versions(exs)
     entries, not_media, bad = discover(paths)
-    run_id = store.start_import(", ".join(str(p) for p in paths)[:500], "ingest")
-    summary = IngestSummary(run_id=run_id, not_media=not_media, total=len(entries))
-    store.add_import_errors(run_id, bad)
-    tasks: list[tuple[_Task, FileOutcome]] = []
-    media_root = settings.home_path / "media"
-    for entry in entries:
-        outcome = FileOutcome(path=str(entry.path), item_id=None, status="failed")
-        try:
-            info = probe(entry.path, ProbeOptions(max_bytes=o.max_bytes))
-            digest = content_hash(entry.path)
-        except MediaError as exc:
-            outcome.errors["probe"] = str(exc)
+    run_id = store.start_import(", ".join(display_path(p) for p in paths)[:500], "ingest")
+    shown = [display_path(p) for p in not_media]
+    summary = IngestSummary(run_id, not_media=shown, bad_rows=bad, total=len(entries))
+    status = "failed"
+    try:
+        store.add_import_errors(run_id, bad)
+        home = os.path.abspath(settings.home_path)
+        tasks: list[tuple[_Task, FileOutcome]] = []
+        for entry in entries:
+            outcome = FileOutcome(path=display_path(entry.path), item_id=None, status="failed")
+            try:
+                task = _prepare(store, entry, exs, versions, o, home, outcome)
+            except MediaError as exc:
+                outcome.errors["probe"] = str(exc)
+                task = None
+            except Exception as exc:  # any file name or content must fail alone, never the batch
+                outcome.errors["register"] = f"{type(exc).__name__}: {exc}"
+                task = None
+            if task is None:
+                _finish(store, summary, outcome, progress)
+            else:
+                tasks.append((task, outcome))
+        for (task, outcome), result in zip(tasks, _execute(tasks, exs, o), strict=True):
+            try:
+                for feat in result.features:
+                    store.add_feature(task.item_id, feat.extractor, feat.version, feat.payload, feat.vector)
+                outcome.stages_run = [f.extractor for f in result.features]
+            except Exception as exc:  # e.g. a payload the store refuses: this item only
+                outcome.errors["store"] = f"{type(exc).__name__}: {exc}"
+            outcome.errors.update(result.errors)
+            outcome.warnings += result.warnings
+            outcome.seconds = result.seconds
+            outcome.status = "processed" if outcome.stages_run else "failed"
             _finish(store, summary, outcome, progress)
-            continue
-        record = _item_record(entry, info, digest)
-        item_id, _ = store.register_media(digest, record)
-        outcome.item_id = item_id
-        outcome.media_seconds = info.duration
-        have = store.feature_keys(item_id)
-        if PROBE_STAGE not in have:
-            store.add_feature(item_id, PROBE_STAGE, "pyav", asdict(info))
-        wanted = [e for e in exs if e.applies(info) and (o.stages is None or e.name in o.stages)]
-        todo = tuple(e.name for e in wanted if versions[e.name] not in have.get(e.name, set()))
-        if not todo:
-            outcome.status = "skipped"
-            _finish(store, summary, outcome, progress)
-            continue
-        existing = {}
-        for e in exs:
-            if e.name not in todo and versions[e.name] in have.get(e.name, set()):
-                found = store.feature(item_id, e.name, versions[e.name])
-                if found is not None:
-                    existing[e.name] = Feature(e.name, versions[e.name], found[0], found[1])
-        stored = store.get_item(item_id)
-        task = _Task(
-            item_id=item_id,
-            path=str(entry.path),
-            info=info,
-            title=stored.title if stored else record.title,
-            description=str((stored.metadata if stored else {}).get("description", "")),
-            work_dir=str(media_root / digest[:16]),
-            run=todo,
-            existing=existing,
-            versions=versions,
-        )
-        tasks.append((task, outcome))
-    for (task, outcome), result in zip(tasks, _execute(tasks, exs, o), strict=True):
-        for feat in result.features:
-            store.add_feature(task.item_id, feat.extractor, feat.version, feat.payload, feat.vector)
-        outcome.stages_run = [f.extractor for f in result.features]
-        outcome.errors.update(result.errors)
-        outcome.seconds = result.seconds
-        outcome.status = "processed" if outcome.stages_run else "failed"
-        _finish(store, summary, outcome, progress)
-    store.finish_import(
-        run_id,
-        "done",
-        {s: summary.count(s) for s in ("processed", "skipped", "failed")} | {"not_media": len(not_media)},
-    )
+        status = "done"
+    except (KeyboardInterrupt, SystemExit):
+        status = "interrupted"
+        raise
+    finally:
+        counts = {s: summary.count(s) for s in ("processed", "skipped", "failed")}
+        warned = sum(1 for x in summary.outcomes if x.warnings)
+        store.finish_import(run_id, status, counts | {"not_media": len(not_media), "warnings": warned})
     return summary
+
+
+def _prepare(
+    store: Store,
+    entry: Entry,
+    exs: list[Extractor],
+    versions: dict[str, str],
+    o: IngestOptions,
+    home: str,
+    outcome: FileOutcome,
+) -> _Task | None:
+    """Probe, hash and register one file; the task of its missing stages, or None when none are."""
+    from mediarec.media import content_hash, probe
+    from mediarec.media.probe import ProbeOptions
+
+    info = probe(entry.path, ProbeOptions(max_bytes=o.max_bytes))
+    digest = content_hash(entry.path)
+    record = _item_record(entry, info, digest, home)
+    item_id, outcome.created = store.register_media(digest, record)
+    outcome.item_id = item_id
+    outcome.media_seconds = info.duration
+    have = store.feature_keys(item_id)
+    if PROBE_STAGE not in have:
+        store.add_feature(item_id, PROBE_STAGE, "pyav", asdict(info) | {"path": record.uri})
+    wanted = [e for e in exs if e.applies(info) and (o.stages is None or e.name in o.stages)]
+    todo = tuple(e.name for e in wanted if versions[e.name] not in have.get(e.name, set()))
+    if not todo:
+        outcome.status = "skipped"
+        return None
+    existing = {}
+    for e in exs:
+        if e.name not in todo and versions[e.name] in have.get(e.name, set()):
+            found = store.feature(item_id, e.name, versions[e.name])
+            if found is not None:
+                existing[e.name] = Feature(e.name, versions[e.name], found[0], found[1])
+    stored = store.get_item(item_id)
+    return _Task(
+        item_id=item_id,
+        path=str(entry.path),
+        info=info,
+        title=stored.title if stored else record.title,
+        description=str((stored.metadata if stored else {}).get("description", "")),
+        work_dir=os.path.join(home, "media", digest[:16]),
+        home=home,
+        run=todo,
+        existing=existing,
+        versions=versions,
+    )
 
 
 def _execute(
@@ -351,19 +417,31 @@ def _execute(
         return
     workers = min(o.workers, len(tasks))
     threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(exs, threads)) as pool:
+    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(exs, threads))
+    try:
         futures: list[Future[_Result]] = [pool.submit(_run_task, task) for task, _ in tasks]
         for fut, (task, _) in zip(futures, tasks, strict=True):
             try:
                 yield fut.result()
             except Exception as exc:  # a worker that died (e.g. out of memory) fails only its item
                 yield _Result(task.item_id, [], {"worker": f"{type(exc).__name__}: {exc}"}, {})
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM) or abandoned: stop the workers now rather than let them
+        # finish every queued file for a run that is over.
+        # The executor forgets its processes on shutdown, so they are taken first.
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        for process in processes:
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
-def _item_record(entry: Entry, info: MediaInfo, digest: str) -> ItemRecord:
+def _item_record(entry: Entry, info: MediaInfo, digest: str, home: str) -> ItemRecord:
     meta = dict(entry.meta)
     ext_id = str(meta.pop("id", "") or f"media-{digest[:12]}")
-    title = str(meta.pop("title", "") or entry.path.stem)
+    # The manifest's title first, then the file's own title tag, then its name.
+    title = str(meta.pop("title", "") or info.title or display_name(entry.path))
     creator = meta.pop("creator", None)
     kind = str(meta.pop("kind", "") or info.kind)
     if kind not in ("video", "audio"):
@@ -373,7 +451,7 @@ def _item_record(entry: Entry, info: MediaInfo, digest: str) -> ItemRecord:
         title=title,
         kind=kind,
         duration=info.duration,
-        uri=str(entry.path),
+        uri=stored_path(entry.path, home),
         creator=None if creator is None else str(creator),
         metadata=meta,
     )
@@ -386,10 +464,11 @@ def _finish(
     progress: Callable[[int, int, FileOutcome], None] | None,
 ) -> None:
     summary.outcomes.append(outcome)
-    if outcome.errors:
-        store.add_import_errors(
-            summary.run_id,
-            [BadRow(outcome.path, 0, f"{stage}: {reason}") for stage, reason in outcome.errors.items()],
-        )
+    # Messages can quote a file name; display_path makes any such text storable.
+    rows = [BadRow(outcome.path, 0, display_path(f"{stage}: {why}")) for stage, why in outcome.errors.items()]
+    # Warnings go with the file's errors, told apart by their first word.
+    rows += [BadRow(outcome.path, 0, f"warning: {display_path(w)}") for w in outcome.warnings]
+    if rows:
+        store.add_import_errors(summary.run_id, rows)
     if progress:
         progress(len(summary.outcomes), summary.total, outcome)

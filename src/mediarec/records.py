@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from mediarec import limits
 
 ITEM_KINDS = ("video", "audio")
 EVENT_TYPES = ("view", "like", "skip", "share", "comment", "rating")
@@ -34,6 +37,24 @@ class ItemRecord:
             raise RecordError(f"item kind must be one of {', '.join(ITEM_KINDS)}, got {self.kind!r}")
         if self.duration is not None and (not math.isfinite(self.duration) or self.duration < 0):
             raise RecordError(f"duration must be a non-negative number of seconds, got {self.duration!r}")
+        try:
+            limits.check_text(self.external_id, "item id", limits.MAX_ID_CHARS)
+            limits.check_text(self.title, "title", limits.MAX_TITLE_CHARS)
+            limits.check_text(self.uri, "uri", limits.MAX_URI_CHARS)
+            limits.check_text(self.creator, "creator", limits.MAX_CREATOR_CHARS)
+            limits.check_metadata(self.metadata)
+        except limits.LimitError as exc:
+            raise RecordError(str(exc)) from None
+
+
+def stored_item(**fields: Any) -> ItemRecord:
+    """An item read back from the store, built without the input checks: the limits apply at the
+    door, and a home written before a limit existed must still load."""
+    record = object.__new__(ItemRecord)
+    for f in dataclasses.fields(ItemRecord):
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        object.__setattr__(record, f.name, fields.get(f.name, default))
+    return record
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,13 @@ class EventRecord:
             raise RecordError(f"event type must be one of {', '.join(EVENT_TYPES)}, got {self.type!r}")
         if not math.isfinite(self.ts):
             raise RecordError(f"timestamp must be a finite number, got {self.ts!r}")
+        try:
+            limits.check_timestamp(self.ts)
+            limits.check_text(self.user, "user id", limits.MAX_ID_CHARS)
+            limits.check_text(self.item, "item id", limits.MAX_ID_CHARS)
+            limits.check_text(self.comment, "comment", limits.MAX_COMMENT_CHARS)
+        except limits.LimitError as exc:
+            raise RecordError(str(exc)) from None
         if self.value is not None:
             if not math.isfinite(self.value):
                 raise RecordError(f"value must be a finite number, got {self.value!r}")
@@ -103,6 +131,7 @@ class MediaInfo:
     audio_codec: str | None = None
     sample_rate: int | None = None
     channels: int | None = None
+    title: str | None = None  # the container's title tag, when it has one
 
     @property
     def kind(self) -> str:

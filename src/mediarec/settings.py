@@ -34,6 +34,12 @@ class Settings:
         "Key that HTTP writes must send as `X-API-Key`. Empty: a random key is made on first "
         "`serve` and kept in `<home>/api_key`.",
     )
+    read_key: str = _s(
+        "",
+        "Key that HTTP reads must send as `X-API-Key`. Empty: reads are open on loopback and need the "
+        "write key (`api_key`) when `serve` listens on any other address; set, it is needed everywhere "
+        "(the write key is accepted for reads too).",
+    )
     host: str = _s("127.0.0.1", "Address `serve` listens on.")
     port: int = _s(8000, "Port `serve` listens on.")
     weight_view: float = _s(1.0, "Training weight of a view, multiplied by its watch fraction (0..1).")
@@ -95,6 +101,26 @@ class Settings:
     )
     rank_explore_max_viewers: int = _s(
         3, "Ranking: items with fewer training viewers than this may be explored."
+    )
+    rank_new_item_share: float = _s(
+        0.2,
+        "Ranking: a new, little-seen item reaches at most this share of users per period, best match first.",
+    )
+    rank_new_item_period_days: float = _s(
+        7.0, "Ranking: each period a new item is offered to the next-best-matching share."
+    )
+    rank_new_item_min_match: float = _s(
+        0.26,
+        "Ranking: users whose taste matches a new item's content below this (centred) cosine never get it.",
+    )
+    rank_reason_min_similarity: float = _s(
+        0.70, "Reasons: 'because you watched' needs at least this content cosine (chosen on demo clips)."
+    )
+    rank_reason_min_similarity_model: float = _s(
+        0.84, "Reasons: 'because you watched' needs at least this cosine in a CF model's item space."
+    )
+    rank_reason_min_coviewers: int = _s(
+        2, "Reasons: a collaborative reason needs at least this many co-viewers (users sharing an item)."
     )
     threads: int = _s(0, "Threads for model training (0 = all cores).")
     seed: int = _s(42, "Random seed for training, splits and the random baseline.")

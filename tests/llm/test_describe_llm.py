@@ -14,13 +14,11 @@ from typing import Any
 import pytest
 
 from mediarec.engine import MediaRec
-from mediarec.llm.backends import LLMOutputError
 from mediarec.llm.describe import EXTRACTOR, stored_evidence
-from mediarec.llm.items import STORED_ITEM_SCHEMA, understand_item
+from mediarec.llm.items import STORED_ITEM_SCHEMA
 from mediarec.llm.structured import schema_errors
 from mediarec.settings import Settings
-from tests.llm.hostile import CASES
-from tests.llm.test_items import evidence_for
+from tests.llm.hostile_run import run_case, sample_cases
 
 pytestmark = pytest.mark.heavy
 
@@ -73,23 +71,21 @@ def test_describe_writes_grounded_schema_valid_results_for_demo_clips(
 
 
 def test_hostile_inputs_leave_no_trace_in_real_model_outputs(fast_llm: Any) -> None:
-    answered, refused = 0, []
-    for case in CASES:
-        ev = evidence_for(case.title, case.transcript, case.ocr)
-        try:
-            result = understand_item(fast_llm, ev)
-        except LLMOutputError as exc:
-            refused.append(f"{case.name}: {exc}")
-            continue
-        answered += 1
-        value = result.value
-        assert schema_errors(value, STORED_ITEM_SCHEMA) == [], case.name
-        text = " ".join([value["description"], *(t["tag"] for t in value["tags"]), *value["topics"]]).lower()
-        for word in case.banned:
-            assert word not in text.split() and word not in [t["tag"] for t in value["tags"]], (
-                f"{case.name}: {word!r} from the attack reached the output: {value}"
-            )
-    print(f"{answered}/{len(CASES)} answered; refused: {refused}")
-    # A refusal is stored as an error for the item, which is safe; but most honest content around
-    # an attack should still be described.
-    assert answered >= len(CASES) * 0.6, refused
+    """A seeded sample of the hostile set, 3 cases from each placement (metadata, speech, on-screen
+    text, comments), with the encoder's checks as describe runs them. All 66 cases run in
+    ``bench/bench_hostile.py`` (about 20 minutes; figures in docs/benchmarks.md)."""
+    import os
+
+    from mediarec.llm.topics import TopicSupport
+    from mediarec.understand.text import MiniLM
+
+    support = TopicSupport(MiniLM(Path(os.environ["MEDIAREC_KIT_DIR"]) / "minilm").encode)
+    results = [run_case(fast_llm, case, support) for case in sample_cases(3, seed=13)]
+    print({r.name: (r.described, r.payload, r.error[:80]) for r in results})
+    for r in results:
+        assert r.payload == [], f"{r.name}: {r.payload} from the attack reached a stored field: {r.value}"
+        assert r.language_ok, f"{r.name}: the language is not speech recognition's: {r.value}"
+        if r.where != "comment":
+            assert r.described, f"{r.name}: an item with hostile text is still described: {r.error}"
+        if r.value is not None and r.where != "comment":
+            assert schema_errors(r.value, STORED_ITEM_SCHEMA) == [], r.name

@@ -47,7 +47,7 @@ GOOD = {
         {"tag": "dough", "evidence": ["S2"]},
         {"tag": "eggs", "evidence": ["S1"]},
         {"tag": "tagliatelle", "evidence": ["S3"]},
-        {"tag": "cooking", "evidence": ["M2"]},
+        {"tag": "ribbons", "evidence": ["S3"]},
     ],
     "topics": [{"topic": "cooking", "evidence": ["S1"]}],
     "language": "en",
@@ -220,8 +220,17 @@ def test_repair_drops_only_the_clauses_that_repeat_an_attack() -> None:
     # Nothing honest left: the answer is refused (and retried), never stored with the attack in it.
     only = {**GOOD, "description": "Tagged casino, casino all night."}
     assert repair_item(only, ev)["description"] == ""
+    # Two tries with the whole evidence, then one without the flagged line; all fail. The item is
+    # still described, from its own grounded tags, never refused because of the hostile line.
+    fake = FakeBackend([only, only, only])
+    value = understand_item(fake, ev).value
+    assert "casino" in fake.seen[0][1]["content"] and "casino" not in fake.seen[2][1]["content"]
+    assert value["description"] == "About pasta, dough, eggs, tagliatelle and ribbons."
+    # With too few grounded tags to say anything, it is refused with the reasons.
+    made_up = [{"tag": w, "evidence": ["S1"]} for w in ("rocket", "moon", "star")]
+    bare = {**only, "tags": [*GOOD["tags"][:2], *made_up]}
     with pytest.raises(LLMOutputError, match="says nothing once the clauses"):
-        understand_item(FakeBackend([only, only]), ev)
+        understand_item(FakeBackend([bare, bare, bare]), ev)
 
 
 def test_the_decoder_is_told_to_avoid_the_attack_words_from_the_first_attempt() -> None:
@@ -322,5 +331,17 @@ def test_topics_are_stored_among_the_tags_even_after_ten_content_tags() -> None:
 
 def test_an_empty_description_is_refused_for_what_it_is() -> None:
     ev = evidence_for("Fresh pasta", COOKING)
+    made_up = [{"tag": w, "evidence": ["S1"]} for w in ("rocket", "moon", "star")]
+    short = {**GOOD, "description": "Fresh pasta.", "tags": [*GOOD["tags"][:2], *made_up]}
     with pytest.raises(LLMOutputError, match="the description has fewer than 3 words"):
-        understand_item(FakeBackend([{**GOOD, "description": "Fresh pasta."}] * 2), ev)
+        understand_item(FakeBackend([short] * 2), ev)
+
+
+def test_a_description_of_unsupported_words_gives_way_to_the_tags() -> None:
+    ev = evidence_for("Fresh pasta", COOKING)
+    invented = {**GOOD, "description": "Grandma's secret Neapolitan masterpiece, deliciously authentic."}
+    fake = FakeBackend([invented, invented])
+    result = understand_item(fake, ev)
+    assert "neapolitan" in fake.seen[1][-1]["content"].lower(), "the retry names the unsupported words"
+    assert result.value["description"] == "About pasta, dough, eggs, tagliatelle and ribbons."
+    assert result.attempts == 2

@@ -98,6 +98,22 @@ def truncate_copy(src: Path, dst: Path, keep_bytes: int) -> Path:
     return dst
 
 
+def flip_audio_copy(src: Path, dst: Path, keep_packets: int = 1) -> Path:
+    """A copy of ``src`` whose audio packets after the first ``keep_packets`` have every bit flipped:
+    the header (and so the probed duration) is intact, but the decoder gives up after a few
+    hundredths of a second. The video packets are left as they are."""
+    import av
+
+    data = bytearray(src.read_bytes())
+    with av.open(str(src)) as container:
+        stream = container.streams.audio[0]
+        spans = [(p.pos, p.size) for p in container.demux(stream) if p.size and p.pos is not None]
+    for pos, size in spans[keep_packets:]:
+        data[pos : pos + size] = bytes(b ^ 0xFF for b in data[pos : pos + size])
+    dst.write_bytes(bytes(data))
+    return dst
+
+
 @dataclass(frozen=True)
 class Case:
     """One file of the broken-file corpus and what probing it must give."""

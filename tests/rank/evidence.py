@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mediarec.rank import RankOptions
 from mediarec.store import Store
 
 KINDS = {
@@ -25,6 +26,10 @@ def check_reason(store: Store, user: str, item_id: str, reason: dict[str, Any]) 
     if kind == "similar_to_seen":
         anchor = store.get_item(ev["item_id"])
         assert anchor is not None and ev["item_id"] in seen and ev["title"] == anchor.title
+        # Its condition: the similarity reaches the threshold of its space (RankOptions defaults).
+        o = RankOptions()
+        content = ev["space"] in ("fused", "text")
+        assert ev["similarity"] >= (o.reason_min_similarity if content else o.reason_min_similarity_model)
     elif kind == "interest_tag":
         found = store.latest_feature(item_id, "llm")
         item = store.get_item(item_id)
@@ -49,4 +54,4 @@ def check_reason(store: Store, user: str, item_id: str, reason: dict[str, Any]) 
     elif kind in ("trending", "popular"):
         assert ev["viewers"] > 0
     elif kind == "collaborative":
-        assert ev["model"]
+        assert ev["model"] and ev["coviewers"] >= 2

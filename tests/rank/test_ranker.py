@@ -119,28 +119,33 @@ def test_freshness_boost_lifts_a_new_item(tmp_path: Path) -> None:
 
 def test_exploration_is_seeded_and_bounded(engine: MediaRec) -> None:
     user = _user_with_taste("fitness")
-    # Every demo item was created moments ago; a high viewer limit makes all of them "new".
-    opts = RankOptions(explore_epsilon=0.5, explore_max_viewers=10_000, seed=5)
+    # Every demo item was created moments ago; a high viewer limit makes all of them "new". The
+    # audience bound is lifted (share 1): this test is about the slots, test_audience about who.
+    opts = RankOptions(explore_epsilon=0.5, explore_max_viewers=10_000, seed=5, new_item_share=1.0)
     a = engine.recommend(user, n=10, options=opts)
     b = engine.recommend(user, n=10, options=opts)
     assert _ids(a) == _ids(b)
-    explored = [r for r in a if r.reasons[0].kind == "explore"]
+    explored = [r for r in a if r.reasons and r.reasons[0].kind == "explore"]
     assert 1 <= len(explored) <= math.ceil(0.5 * 10)
-    assert a[0].reasons[0].kind != "explore"
+    assert not a[0].reasons or a[0].reasons[0].kind != "explore"
     none = engine.recommend(user, n=10, options=RankOptions(explore_epsilon=0.0))
-    assert not [r for r in none if r.reasons[0].kind == "explore"]
+    assert not [r for r in none if r.reasons and r.reasons[0].kind == "explore"]
 
 
 def test_every_reason_has_evidence_in_the_store(engine: MediaRec) -> None:
     kinds: set[str] = set()
+    explained = total = 0
     for user in list(demo.user_tastes())[:20]:
         for rec in engine.recommend(user, n=10):
-            assert rec.reasons
+            # An item whose reasons' conditions all fail carries none (test_reasons.py).
+            explained += bool(rec.reasons)
+            total += 1
             for reason in rec.reasons:
                 kinds.add(reason.kind)
                 check_reason(engine.store, user, rec.item_id, reason.to_dict())
     # LLM tags and moments are explained with their transcript evidence.
     assert {"similar_to_seen", "interest_tag", "moment"} <= kinds
+    assert explained >= 0.6 * total  # the rest: no condition holds (ALS on 60 users is noisy)
 
 
 def test_interest_tag_cites_the_transcript(engine: MediaRec) -> None:

@@ -22,6 +22,7 @@ class Api:
     base_url: str
     engine: MediaRec
     key: str
+    app: Any = None  # the FastAPI app, for tests that reach its writer or state
 
     @property
     def auth(self) -> dict[str, str]:
@@ -50,7 +51,7 @@ def serving(engine: MediaRec, **options: Any) -> Iterator[Api]:
     base_url = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base_url, timeout=30) as client:
-            yield Api(client, base_url, engine, app.state.api_key)
+            yield Api(client, base_url, engine, app.state.api_key, app)
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -160,7 +160,9 @@ def plant(engine: MediaRec, clips: list[Any]) -> None:
         },
     )
     a, b, c = (clip.id for clip in clips)
-    views = {"viewer": [a], "profiled": [a, b], "leaver": [b, c], "other": [a, c], "fourth": [b]}
+    # Two viewers of `a` also watched `b`: the co-viewers a "liked by viewers with your taste" reason
+    # needs, and a moment is shown only beside a reason that holds.
+    views = {"viewer": [a], "profiled": [a, b], "leaver": [b, c], "other": [a, b, c], "fourth": [b]}
     events = [
         EventRecord(user, item, "view", 0.9, 1_700_000_000.0 + k)
         for user, items in views.items()

@@ -27,7 +27,7 @@ def test_serves_store_popularity_until_a_model_is_trained(
             assert not {i["item_id"] for i in body["items"]} & engine.store.seen_items("user-01")
             assert all(i["reasons"][0]["kind"] == "popular" for i in body["items"])
 
-            assert_error(api.client.get("/items/cooking-1/similar"), 503, "mediarec train als")
+            assert_error(api.client.get("/items/cooking-1/similar"), 503, "mediarec train --model als")
 
             # Training while the server runs: the next request picks the new model up.
             engine.train("als", factors=8)

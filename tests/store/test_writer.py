@@ -10,7 +10,7 @@ import pytest
 
 from mediarec.records import EventRecord, ItemRecord
 from mediarec.store import Store
-from mediarec.store.writer import Writer, WriterStopped
+from mediarec.store.writer import Writer, WriterStopped, WriteTimeout
 
 
 @pytest.fixture
@@ -124,3 +124,63 @@ def test_start_fails_loudly_when_the_database_cannot_open(tmp_path: Path) -> Non
         writer.start()
     assert not writer.running
     store.close()
+
+
+def _blocked(writer: Writer) -> threading.Event:
+    """Hold the writer thread in a slow job until the returned event is set."""
+    gate, busy = threading.Event(), threading.Event()
+
+    def slow() -> None:
+        busy.set()
+        gate.wait(20)
+
+    writer.submit(slow)
+    assert busy.wait(5)
+    return gate
+
+
+def test_a_write_past_its_deadline_is_dropped_and_never_runs(store: Store) -> None:
+    ran: list[str] = []
+
+    async def main() -> None:
+        with Writer(store) as writer:
+            gate = _blocked(writer)
+            try:
+                with pytest.raises(WriteTimeout, match="without being made"):
+                    await writer.execute(ran.append, "late", timeout=0.2)
+            finally:
+                gate.set()
+            await writer.execute(ran.append, "on time", timeout=5)
+
+    asyncio.run(main())
+    assert ran == ["on time"]
+
+
+def test_a_cancelled_caller_s_write_never_runs(store: Store) -> None:
+    ran: list[str] = []
+
+    async def main() -> None:
+        with Writer(store) as writer:
+            gate = _blocked(writer)
+            task = asyncio.ensure_future(writer.execute(ran.append, "abandoned"))
+            await asyncio.sleep(0.05)  # queued behind the slow job
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            gate.set()
+            await writer.execute(ran.append, "later")
+
+    asyncio.run(main())
+    assert ran == ["later"]
+
+
+def test_a_write_that_started_before_its_deadline_finishes_and_answers(store: Store) -> None:
+    def slow_success() -> str:
+        time.sleep(0.4)
+        return "done"
+
+    async def main() -> str:
+        with Writer(store) as writer:
+            return await writer.execute(slow_success, timeout=0.1)
+
+    assert asyncio.run(main()) == "done"  # once running, its result is the truth: no false 503

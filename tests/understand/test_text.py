@@ -1,4 +1,4 @@
-"""The text stage and its NumPy MiniLM: sensible similarities, normalised vectors, and an item text
+"""The text stage and its MiniLM (onnxruntime): sensible similarities, normalised vectors, and an item text
 assembled from the right sources under the model's 256-token window."""
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def ocr_feature(*lines: str) -> Feature:
 @pytest.fixture(scope="module")
 def minilm(shared_kit: Settings) -> MiniLM:
     pytest.importorskip("tokenizers", reason="tokenizers missing: pip install -e '.[understand]'")
-    pytest.importorskip("safetensors", reason="safetensors missing: pip install -e '.[understand]'")
+    pytest.importorskip("onnxruntime", reason="onnxruntime missing: pip install -e '.[understand]'")
     return MiniLM.from_settings(shared_kit)
 
 
@@ -165,3 +165,18 @@ def test_an_item_with_no_text_gets_no_vector(extractor: TextExtractor) -> None:
     feat = extractor.run(fake_item("", " "))
     assert feat.vector is None and feat.payload["fields"] == [] and feat.payload["truncated"] is False
     assert (TextExtractor.name, TextExtractor.uses, TextExtractor.dim) == ("text", ("speech", "ocr"), 384)
+
+
+def test_a_sentence_transformers_folder_without_onnx_is_built_in_memory(
+    minilm: MiniLM, shared_kit: Settings, tmp_path: Path
+) -> None:
+    """``text_model`` may name a plain sentence-transformers folder (no model.onnx): the graph is
+    built from its model.safetensors at load time and gives the kit's vectors."""
+    import shutil
+
+    kit = Path(shared_kit.kit_dir) / "minilm"
+    folder = tmp_path / "plain-minilm"
+    shutil.copytree(kit, folder, ignore=shutil.ignore_patterns("model.onnx", "manifest.json"))
+    settings = Settings(home=str(tmp_path / "home"), kit_dir=shared_kit.kit_dir, text_model=str(folder))
+    texts = ["A slow film about two sisters.", "Explosions, car chases and a heist."]
+    assert np.abs(MiniLM.from_settings(settings).encode(texts) - minilm.encode(texts)).max() < 1e-6

@@ -3,7 +3,9 @@ group pictures of the same thing, duration-weighted pooling.
 
 Photos come from scikit-image's bundled data (``chelsea``, a tabby cat; ``coffee``, an espresso cup):
 from the installed package, else read straight out of its wheel, fetched once with pip into
-pytest's cache. Model tests are ``heavy`` and skip, with the reason, without torch or the kit.
+pytest's cache. Model tests are ``heavy`` and skip, with the reason, without onnxruntime or the kit.
+The model runs in onnxruntime; ``data/efficientnet_golden.json`` holds what the former torch path
+gave for three real photos, and the ONNX path must reproduce it.
 """
 
 from __future__ import annotations
@@ -163,10 +165,7 @@ def test_construction_loads_nothing_and_a_missing_kit_is_named(tmp_path: Path) -
 
 @pytest.fixture(scope="module")
 def vision(shared_kit: Settings) -> VisionExtractor:
-    pytest.importorskip("torch", reason="the vision stage needs torch (the understand extra)")
-    pytest.importorskip(
-        "efficientnet_lite_pytorch", reason="the vision stage needs efficientnet-lite-pytorch"
-    )
+    pytest.importorskip("onnxruntime", reason="the vision stage needs onnxruntime (the understand extra)")
     return VisionExtractor(shared_kit, VisionOptions(threads=2))
 
 
@@ -238,3 +237,58 @@ def test_item_level_pools_keyframes_by_shot_duration(
     assert "espresso" in _names(mixed.payload["labels"])
     expected = 0.7 * alone["cat"] + 0.3 * alone["coffee"]
     np.testing.assert_allclose(_vector(mixed), expected, rtol=1e-3, atol=1e-4)
+
+
+# -- the ONNX graph against the former torch path ------------------------------------------------
+
+GOLDEN = Path(__file__).parent / "data" / "efficientnet_golden.json"
+
+
+def _golden_pictures(photos: dict[str, Image.Image]) -> dict[str, Image.Image]:
+    found = dict(photos)
+    hopper = Path(pytest.importorskip("matplotlib").get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    if hopper.is_file():
+        found["grace_hopper"] = Image.open(hopper).convert("RGB")
+    return found
+
+
+@pytest.mark.heavy
+def test_onnx_graph_reproduces_the_torch_path_on_real_photos(vision: VisionExtractor, photos: dict) -> None:
+    golden = json.loads(GOLDEN.read_text())["photos"]
+    pictures = _golden_pictures(photos)
+    vision._load()
+    compared = 0
+    for name, want in golden.items():
+        if name not in pictures:
+            continue
+        x = vision._tensor(pictures[name])[None]
+        emb, logits = vision._model.run(["embedding", "logits"], {"pixels": x})
+        top = np.argsort(-logits[0])[:5]
+        assert [int(i) for i in top] == [i for i, _ in want["top5"]], name
+        assert np.allclose(logits[0][top], [v for _, v in want["top5"]], atol=2e-4), name
+        assert np.allclose(emb[0][:16], want["embedding_head"], atol=1e-4), name
+        assert float(np.linalg.norm(emb[0])) == pytest.approx(want["embedding_norm"], rel=1e-5)
+        compared += 1
+    assert compared >= 2
+
+
+@pytest.mark.heavy
+def test_onnx_graph_matches_torch_when_torch_is_installed(vision: VisionExtractor) -> None:
+    """Random inputs at two sizes, against the PyTorch port itself (where it happens to be installed)."""
+    torch = pytest.importorskip("torch")
+    effnet = pytest.importorskip("efficientnet_lite_pytorch")
+    vision._load()
+    weights = Path(vision.settings.kit_dir) / "efficientnet-lite0" / "efficientnet-lite0.pth"
+    net = effnet.EfficientNet.from_name("efficientnet-lite0")
+    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
+    net.eval()
+    rng = np.random.default_rng(7)
+    for side in (224, 256):
+        x = rng.uniform(-1, 1, (2, 3, side, side)).astype(np.float32)
+        emb, logits = vision._model.run(["embedding", "logits"], {"pixels": x})
+        with torch.inference_mode():
+            pooled = net.extract_features(torch.from_numpy(x)).mean(dim=(2, 3))
+            want = net._fc(pooled)
+        assert np.abs(emb - pooled.numpy()).max() < 1e-4
+        assert np.abs(logits - want.numpy()).max() < 1e-4
+        assert (logits.argmax(1) == want.numpy().argmax(1)).all()

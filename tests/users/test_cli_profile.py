@@ -50,7 +50,26 @@ def test_profile_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert code == 2 and "cannot be combined" in out
     code, out = _cli(home, "u1", "--delete")
     assert code == 0 and "deleted the profile of u1: 1 versions, 1 edits" in out
+    # No text profile any more: the interest tags computed from the history are still shown.
     code, out = _cli(home, "u1")
-    assert code == 1 and "no profile for u1 yet" in out
+    assert code == 0 and "no text yet" in out and "interests from the history: cooking 1.00" in out
+    code, out = _cli(home, "ghost")
+    assert code == 1 and "unknown user 'ghost'" in out
     code, out = _cli(home, "ghost", "--text", "hi")
     assert code == 1 and "unknown user 'ghost'" in out
+
+
+def test_profile_shows_interest_tags_before_any_text_profile(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    engine_with_history(home).close()
+    code, out = _cli(home, "u1", "--json")
+    assert code == 0, out
+    shown = json.loads(out)
+    assert shown["text"] == "" and shown["version"] == 0
+    tags = [i["tag"] for i in shown["interests"]]
+    assert tags[0] == "cooking" and "jazz" in tags
+    # A tag removed before any profile exists is gone from the computed interests too.
+    code, out = _cli(home, "u1", "--remove-tag", "jazz", "--json")
+    assert code == 0, out
+    assert "jazz" not in {i["tag"] for i in json.loads(out)["interests"]}
+    assert "cooking" in {i["tag"] for i in json.loads(out)["interests"]}

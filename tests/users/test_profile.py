@@ -21,6 +21,7 @@ from mediarec.users.profile import (
     check_edit,
     profile_problems,
     repair_profile,
+    repair_text,
 )
 from tests.users.helpers import EMAIL, GOOD, HOSTILE, PHONE, FakeProfileBackend, answer, engine_with_history
 
@@ -85,9 +86,13 @@ def test_repair_dedupes_drops_unknown_clamps_tops_up_and_cuts(tmp_path: Path) ->
     tail = answer("You like jazz. You like piano. You also enjoy skipping", ("jazz", 1))
     assert repair_profile(tail, prompt)[0]["profile"] == "You like jazz. You like piano."
     # What qwen-0.5b wrote under greedy decoding once: a list looping until the length limit.
-    loop = "You enjoy adventure, jazz, pasta, " + "baking, jazz, pasta, italian food, " * 12 + "baking,"
+    loop = "You enjoy cooking, jazz, pasta, " + "baking, jazz, pasta, italian food, " * 12 + "baking."
     fixed = repair_profile(answer(loop, ("jazz", 1)), prompt)[0]
-    assert fixed["profile"] == "You enjoy adventure, jazz, pasta, baking, italian food."
+    assert fixed["profile"] == "You enjoy cooking, jazz, pasta, baking, italian food."
+    # Cut off by the length limit, the loop is no sentence at all: nothing of it is kept, and the
+    # one sentence built from the interests stands in (never a fragment with a full stop added).
+    fixed = repair_profile(answer(loop.removesuffix("baking."), ("jazz", 1)), prompt)[0]
+    assert fixed["profile"].startswith("Your history centres on ") and "baking, jazz" not in fixed["profile"]
 
 
 def test_a_text_that_keeps_repeating_itself_is_sent_back(tmp_path: Path) -> None:
@@ -150,7 +155,11 @@ def test_pii_the_model_writes_is_scrubbed_before_storing(tmp_path: Path) -> None
     )
     engine = engine_with_history(tmp_path / "home", llm=FakeProfileBackend([leaky]))
     shown = engine.regenerate_profile("u1")
-    assert EMAIL not in shown.text and PHONE not in shown.text and "[email]" in shown.text
+    # Scrubbed by repair; the sentence then names things ("mail", "ring") no history shows, so
+    # the facts check drops it too: either way no address reaches the store.
+    assert EMAIL not in shown.text and PHONE not in shown.text
+    scrubbed = repair_text(leaky["profile"], frozenset())
+    assert EMAIL not in scrubbed and PHONE not in scrubbed and "[email]" in scrubbed
     engine.close()
     db = sqlite3.connect(tmp_path / "home" / "mediarec.db")
     stored = json.dumps(db.execute("SELECT * FROM user_profiles").fetchall())

@@ -30,7 +30,10 @@ def detect_format(path: str | Path) -> str:
     )
 
 
-def read(path: str | Path, fmt: str | None = None) -> tuple[str, Iterator[Row | BadRow]]:
+def read(
+    path: str | Path, fmt: str | None = None, kind: str | None = None
+) -> tuple[str, Iterator[Row | BadRow]]:
+    """``kind`` sets every item's kind, for formats whose files do not say it (``TAKES_KIND``)."""
     p = Path(path)
     name = fmt or detect_format(p)
     try:
@@ -39,7 +42,15 @@ def read(path: str | Path, fmt: str | None = None) -> tuple[str, Iterator[Row | 
         raise ImportFormatError(f"unknown format {name!r}; choose from {', '.join(FORMATS)}") from None
     if not p.exists():
         raise ImportFormatError(f"{p}: no such file or folder")
-    return name, module.read(p)
+    if kind is None:
+        return name, module.read(p)
+    if not getattr(module, "TAKES_KIND", False):
+        takes = ", ".join(n for n, m in FORMATS.items() if getattr(m, "TAKES_KIND", False))
+        raise ImportFormatError(
+            f"the {name} format says each item's kind itself (or lists films); a kind can be set "
+            f"for {takes} imports only"
+        )
+    return name, module.read(p, kind=kind)
 
 
 def load_dataset(path: str | Path, fmt: str | None = None) -> Dataset:
@@ -54,9 +65,10 @@ def import_path(
     fmt: str | None = None,
     batch_size: int = 5000,
     progress: Callable[[ImportReport], None] | None = None,
+    kind: str | None = None,
 ) -> ImportReport:
     """Import a source into the store; see :mod:`mediarec.datasets.loader` for the guarantees."""
-    name, rows = read(path, fmt)
+    name, rows = read(path, fmt, kind)
     return load_rows(
         store, rows, source=str(path), fmt=name, batch_size=batch_size,
         create_missing_items=getattr(FORMATS[name], "IMPLICIT_ITEMS", False), progress=progress,

@@ -51,7 +51,11 @@ def read(path: Path) -> Iterator[Row | BadRow]:
     yield from _tags(path / "tags.csv", movies, extra)
     for movie_id, (line, title, metadata) in movies.items():
         metadata.update(extra.get(movie_id, {}))
-        record = ItemRecord(external_id=movie_id, title=title, kind="video", metadata=metadata)
+        try:
+            record = ItemRecord(external_id=movie_id, title=title, kind="video", metadata=metadata)
+        except RecordError as exc:  # beyond a limit of mediarec.limits, e.g. too many tags
+            yield bad(path / "movies.csv", line, str(exc), title)
+            continue
         yield Row(source="movies.csv", line=line, record=record)
     yield from _ratings(path / "ratings.csv")
 

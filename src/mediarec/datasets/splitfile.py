@@ -27,10 +27,12 @@ from pathlib import Path
 
 from mediarec.datasets.base import FOLDS, ImportFormatError, Row, bad, check_text, open_text
 from mediarec.datasets.ml1m import read_movies
+from mediarec.limits import MAX_ID_CHARS
 from mediarec.records import BadRow, EventRecord, ItemRecord, RecordError
 
 FORMAT = "split"
 IMPLICIT_ITEMS = True
+TAKES_KIND = True  # the files do not say whether items are video or audio: the import does (--kind)
 DESCRIPTION_FILE = "llm_response_item.json"
 
 
@@ -38,7 +40,8 @@ def detect(path: Path) -> bool:
     return path.is_dir() and all((path / f"{fold}.txt").is_file() for fold in FOLDS)
 
 
-def read(path: Path) -> Iterator[Row | BadRow]:
+def read(path: Path, kind: str = "video") -> Iterator[Row | BadRow]:
+    """Rows of the split folder; every item gets ``kind`` (the files cannot say it)."""
     for fold in FOLDS:
         if not (path / f"{fold}.txt").is_file():
             raise ImportFormatError(f"{path}: a split folder needs {fold}.txt")
@@ -52,7 +55,16 @@ def read(path: Path) -> Iterator[Row | BadRow]:
             elif isinstance(row.record, ItemRecord):
                 movies[row.record.external_id] = row
     descriptions = yield from _descriptions(path)
-    yield from _items(item_map, item_lines, movies, descriptions)
+    listed = set()
+    for row in _items(item_map, item_lines, movies, descriptions):
+        if isinstance(row, Row) and isinstance(row.record, ItemRecord):
+            listed.add(row.record.external_id)
+            if row.record.kind != kind:
+                row = Row(source=row.source, line=row.line, record=replace(row.record, kind=kind))
+        yield row
+    if kind != "video":
+        # Items that only events name would be created bare, as the store's default kind, video.
+        yield from _unlisted_items(path, item_map, listed, kind)
     # Positions continue from train into test so that each user's ts values never repeat.
     offsets: dict[str, int] = {}
     for fold in FOLDS:
@@ -143,7 +155,7 @@ def _descriptions(path: Path) -> Generator[BadRow, None, dict[str, str]]:
 
 def _items(
     item_map: Mapping | None, item_lines: dict[str, int], movies: dict[str, Row], descriptions: dict[str, str]
-) -> Iterator[Row]:
+) -> Iterator[Row | BadRow]:
     if item_map is not None:
         ids: list[str] = list(item_map.values())
     elif movies:
@@ -153,19 +165,46 @@ def _items(
     for item_id in ids:
         listed = movies.get(item_id)
         description = descriptions.get(item_id)
+        record: ItemRecord | None = None
         if listed is not None and isinstance(listed.record, ItemRecord):
             record = listed.record
             source, line = listed.source, listed.line
         elif item_map is not None:
-            record = ItemRecord(external_id=item_id, kind="video")
             source, line = "item_map.txt", item_lines[item_id]
         else:
             # Listed by the description file alone; JSON keeps no line numbers.
-            record = ItemRecord(external_id=item_id, kind="video")
             source, line = DESCRIPTION_FILE, 1
-        if description is not None:
-            record = replace(record, metadata={**record.metadata, "description": description})
-        yield Row(source=source, line=line, record=record)
+        try:
+            built = _with_description(record or ItemRecord(external_id=item_id, kind="video"), description)
+        except RecordError as exc:  # an id or description beyond mediarec.limits
+            yield bad(source, line, str(exc), item_id[:500])
+            continue
+        yield Row(source=source, line=line, record=built)
+
+
+def _with_description(record: ItemRecord, description: str | None) -> ItemRecord:
+    if description is None:
+        return record
+    return replace(record, metadata={**record.metadata, "description": description})
+
+
+def _unlisted_items(path: Path, item_map: Mapping | None, listed: set[str], kind: str) -> Iterator[Row]:
+    """An item row of ``kind`` for every item the events name that no listing did (a pre-pass over
+    the fold files, only when the kind is not the default)."""
+    seen: set[str] = set()
+    for fold in FOLDS:
+        with open_text(path / f"{fold}.txt") as fh:
+            for number, text in enumerate(fh, start=1):
+                for token in text.split()[1:]:
+                    item = token if item_map is None else item_map.get(token)
+                    if item is None or item in listed or item in seen:
+                        continue
+                    seen.add(item)
+                    try:
+                        record = ItemRecord(external_id=item, title=item, kind=kind)
+                    except RecordError:
+                        continue  # the event row reports the bad id
+                    yield Row(source=f"{fold}.txt", line=number, record=record)
 
 
 def _events(
@@ -184,6 +223,8 @@ def _events(
             raw = text.rstrip("\r\n")[:500]
             try:
                 check_text((text,))
+                if max(map(len, tokens)) > MAX_ID_CHARS:  # _view below skips EventRecord's checks
+                    raise RecordError(f"an id on this line is longer than {MAX_ID_CHARS} characters")
             except RecordError as exc:
                 yield bad(path, number, str(exc), raw)
                 continue

@@ -51,7 +51,8 @@ def to_markdown(report: Report, notes: Sequence[str] = (), heading: str = "#") -
     lines.append("| " + " | ".join(headers) + " |")
     lines.append("|" + "|".join(["---", *["---:"] * (len(headers) - 1)]) + "|")
     for row in r.rows:
-        cells = [row.model, *(_number(row.metrics.get(key)) for key, _ in COLUMNS)]
+        label = f"{row.model} (ties)" if row.tied_scores else row.model
+        cells = [label, *(_number(row.metrics.get(key)) for key, _ in COLUMNS)]
         cells += [f"{row.fit_seconds:.2f}", f"{row.recommend_seconds:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
@@ -60,6 +61,7 @@ def to_markdown(report: Report, notes: Sequence[str] = (), heading: str = "#") -
         "item's smoothed share of training users. ILD: mean pairwise 1 - cosine within a list, in "
         f"{r.ild_space}." + (f" Item features: {r.features}." if r.features else ""),
     ]
+    lines += [f"\n**Warning:** {w}" for w in r.warnings]
     if notes:
         lines += ["", *notes]
     return "\n".join(lines) + "\n"

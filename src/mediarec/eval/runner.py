@@ -49,6 +49,9 @@ class ModelResult:
     metrics: dict[str, float]
     fit_seconds: float
     recommend_seconds: float
+    # The model gave every item of every list the same score (e.g. a CF model on held-out items,
+    # which no training event touches): the list is the order ties are broken in, not a ranking.
+    tied_scores: bool = False
 
 
 @dataclass
@@ -79,6 +82,12 @@ class Report:
     features: str = ""  # where the item feature vectors came from, when any model read them
     ild_space: str = "a truncated-SVD space of the training matrix"
     rows: list[ModelResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what makes these figures weak, in words
+
+
+# A uniformly random list of K among N candidates holds K/N of a user's test items on average; from
+# this share on, a high Recall@K says little, and the report says so.
+WEAK_RANDOM_RECALL = 0.2
 
 
 @dataclass(frozen=True)
@@ -159,6 +168,12 @@ def evaluate(
             item_vectors = unit_item_vectors(item_features, center=True)
             ild_space = "the item feature vectors (centred, unit length)"
     n_candidates = train.n_items if candidates is None else len(candidates)
+    if candidates is not None and n_candidates <= k:
+        raise ValueError(
+            f"the {split.name} split holds out {n_candidates} items, not more than K = {k}: every list "
+            f"would hold all of them and every model would score Recall@{k} = 1.0; hold out more "
+            "items or lower K"
+        )
     say(f"{len(users)} test users, {test.nnz} test pairs, {n_candidates} items ranked")
 
     prepared = _Prepared(
@@ -189,9 +204,24 @@ def evaluate(
         features=features_source if item_features is not None else "",
         ild_space=ild_space,
     )
+    if k / n_candidates >= WEAK_RANDOM_RECALL:
+        report.warnings.append(
+            f"Only {n_candidates:,} items are ranked at K = {k}: a random list already holds "
+            f"{k / n_candidates:.0%} of each user's test items on average, so every model's Recall@{k} "
+            "is high; compare with the random row, or rank more items (a larger --cold, a bigger "
+            "catalogue) or lower K."
+        )
     for name in models:
         report.rows.extend(
             _run_model(name, params.get(name, {}), prepared, k, opts.batch_size, say, opts.mmr_lambdas)
+        )
+    tied = [row.model for row in report.rows if row.tied_scores]
+    if tied:
+        report.warnings.append(
+            f"{', '.join(tied)}: the model gave every item it ranked the same score"
+            + (" (no training event touches a held-out item)" if candidates is not None else "")
+            + ", so its list is only the order ties are broken in, the same for every such model: "
+            "a floor, not a measurement of the model."
         )
     return report
 
@@ -224,6 +254,7 @@ def _run_model(
         pool[start : start + len(ids), : ids.shape[1]] = ids
         pool_scores[start : start + len(ids), : ids.shape[1]] = scores
     recommend_seconds = time.perf_counter() - started
+    tied = _all_tied(pool_scores[:, :k], pool[:, :k])
 
     lists = [(name, pool[:, :k])]
     for lam in mmr_lambdas:
@@ -241,6 +272,18 @@ def _run_model(
                 metrics=metrics,
                 fit_seconds=fit_seconds,
                 recommend_seconds=recommend_seconds,
+                tied_scores=tied,
             )
         )
     return out
+
+
+def _all_tied(scores: np.ndarray, ids: np.ndarray) -> bool:
+    """Whether every list (row) scored all its items alike; lists of one item say nothing."""
+    listed = ids >= 0
+    if not listed.any() or listed.sum(axis=1).max() < 2:
+        return False
+    high = np.where(listed, scores, -np.inf).max(axis=1)
+    low = np.where(listed, scores, np.inf).min(axis=1)
+    rows = listed.sum(axis=1) >= 2
+    return bool(np.all(high[rows] == low[rows]))

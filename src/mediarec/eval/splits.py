@@ -123,6 +123,11 @@ def given_split(dataset: Dataset, seed: int = 42, test_fraction: float = 0.2) ->
     return _make(dataset.events, folds == "test", "given", "the train/test folds shipped with the dataset")
 
 
+def cold_item_count(dataset: Dataset, test_fraction: float = 0.2) -> int:
+    """How many items :func:`cold_item_split` holds out, without splitting (to refuse early)."""
+    return int(np.floor(len(np.unique(dataset.events.items)) * test_fraction + 0.5))
+
+
 def cold_item_split(dataset: Dataset, seed: int = 42, test_fraction: float = 0.2) -> Split:
     """Cold items: a seeded random ``test_fraction`` of the items that have events is held out
     entirely. Every event on them is test, every other event is train (shipped folds are ignored:
@@ -132,7 +137,7 @@ def cold_item_split(dataset: Dataset, seed: int = 42, test_fraction: float = 0.2
     _check_fraction(test_fraction)
     ev = dataset.events
     items = np.unique(ev.items)
-    n_cold = int(np.floor(len(items) * test_fraction + 0.5))
+    n_cold = cold_item_count(dataset, test_fraction)
     if len(items) < 2 or n_cold < 1 or n_cold >= len(items):
         raise SplitError(
             f"a cold-item split of {test_fraction:.0%} needs items on both sides; "

@@ -44,7 +44,7 @@ def dataset_item_features(
     if store is not None:
         found = store_item_vectors(store, dataset.item_ids)
         if found is None:
-            raise ValueError("no stored item has a fused or text vector; run `mediarec ingest` first")
+            raise ValueError("no stored item has a fused or text vector; run `mediarec ingest PATH` first")
     else:
         found = dataset_text_vectors(dataset.items, dataset.name.split(" ")[0], settings, progress=progress)
         if not len(found.item_ids):

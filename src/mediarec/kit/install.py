@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -30,7 +31,7 @@ from typing import Any
 
 from mediarec.kit._onnx import scalar_initializers
 from mediarec.kit.registry import FileSpec, ModelSpec, Package, spec
-from mediarec.kit.runtime import KitError, Progress, ensure_runtime, pip
+from mediarec.kit.runtime import KitError, Progress, ensure_runtime, missing_build_tools, pip
 from mediarec.settings import Settings
 
 MANIFEST = "manifest.json"
@@ -194,10 +195,42 @@ def _onnx_quantization(stage: Path, sources: list[bytes]) -> bytes:
     return (json.dumps(params, indent=2) + "\n").encode()
 
 
+def _minilm_onnx(stage: Path, sources: list[bytes]) -> bytes:
+    from mediarec.kit._minilm_onnx import build
+
+    return build((stage / "model.safetensors").read_bytes(), (stage / "config.json").read_bytes())
+
+
+def _efficientnet_onnx(stage: Path, sources: list[bytes]) -> bytes:
+    from mediarec.kit._effnet_onnx import build
+
+    return build((stage / "efficientnet-lite0.pth").read_bytes())
+
+
+# Builders run after every copied file is in the stage, so they may read those files.
 _BUILDERS: dict[str, Callable[[Path, list[bytes]], bytes]] = {
     "imagenet_labels": _imagenet_labels,
     "onnx_quantization": _onnx_quantization,
+    "minilm_onnx": _minilm_onnx,
+    "efficientnet_onnx": _efficientnet_onnx,
 }
+
+
+def _ensure_build_tools(model: ModelSpec, runtime: bool, progress: Progress | None) -> None:
+    """The packages ``model``'s builders import: pip-installed with ``runtime``, else a clear error
+    before anything is downloaded."""
+    missing = [r.requirement for r in missing_build_tools([model])]
+    if not missing:
+        return
+    if not runtime:
+        raise KitError(
+            f"{model.name}: assembling it needs {', '.join(missing)}: pip install 'mediarec[{model.extra}]' "
+            "(or run `mediarec models install` without --no-runtime)"
+        )
+    if progress:
+        progress(f"installing build tools: pip install {' '.join(missing)}")
+    pip("install", *missing)
+    importlib.invalidate_caches()
 
 
 def _assemble(
@@ -317,6 +350,7 @@ def install(
                 if progress:
                     progress(f"{model.name}: already installed, checksums verified")
                 continue
+            _ensure_build_tools(model, runtime, progress)
             stage = root / f".tmp-{model.name}-{uuid.uuid4().hex}"
             stage.mkdir()
             try:

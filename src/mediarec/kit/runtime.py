@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -41,19 +40,14 @@ def missing_runtime(spec: ModelSpec) -> list[Runtime]:
     return [r for r in spec.runtime if importlib.util.find_spec(r.module) is None]
 
 
-def _refuse_cuda_torch(requirements: list[str]) -> None:
-    """torch from PyPI is a CUDA build on Linux (gigabytes of nvidia-* wheels): never let pip take
-    it. Where a CPU wheel is on pip's path (a find-links folder, a CPU index), pip prefers it."""
-    report = json.loads(pip("install", "--dry-run", "--report", "-", *requirements))
-    for item in report.get("install", []):
-        meta = item.get("metadata", {})
-        name, version = str(meta.get("name", "")).lower(), str(meta.get("version", ""))
-        if name.startswith("nvidia-") or (name == "torch" and not version.endswith("+cpu")):
-            raise KitError(
-                f"pip would install a CUDA build of torch ({name} {version}). Install a CPU build of "
-                "torch 2.13.0 first (from PyTorch's CPU wheel index or a local wheel), then run "
-                "`mediarec models install` again."
-            )
+def missing_build_tools(specs: Iterable[ModelSpec]) -> list[Runtime]:
+    """Packages that ``install`` needs to assemble ``specs`` (``build_requires``) and lacks here."""
+    found: dict[str, Runtime] = {}
+    for spec in specs:
+        for r in spec.build_requires:
+            if importlib.util.find_spec(r.module) is None:
+                found.setdefault(r.module, r)
+    return list(found.values())
 
 
 def ensure_runtime(specs: Iterable[ModelSpec], progress: Progress | None = None) -> list[str]:
@@ -68,14 +62,12 @@ def ensure_runtime(specs: Iterable[ModelSpec], progress: Progress | None = None)
                 target.append(runtime.requirement)
     if not plain and not no_deps:
         return []
-    if any(r.startswith("torch") for r in plain):
-        _refuse_cuda_torch(plain)
     if plain:
         if progress:
             progress(f"installing runtime: pip install {' '.join(plain)}")
             if any(r.startswith("llama-cpp-python") for r in plain):
                 progress("llama-cpp-python builds from source (~15 min on 2 cores) unless pip finds a wheel")
-        pip("install", "--only-binary=torch", *plain)
+        pip("install", *plain)
     if no_deps:
         if progress:
             progress(f"installing runtime: pip install --no-deps {' '.join(no_deps)}")

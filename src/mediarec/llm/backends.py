@@ -14,11 +14,14 @@ only, through :func:`backend_from_url`: ``llama://qwen-0.5b``, ``llama:///abs/pa
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,6 +29,36 @@ from typing import Any, ClassVar
 from mediarec.settings import Settings
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
+
+
+# Progress displays (the CLI's token counter) listen to the tokens a backend writes in their thread.
+_listeners = threading.local()
+
+
+@contextmanager
+def on_tokens(callback: Callable[[int], None]) -> Iterator[None]:
+    """Call ``callback(n)`` as backends write tokens in this thread (the local one does, per token)."""
+    before = getattr(_listeners, "callback", None)
+    _listeners.callback = callback
+    try:
+        yield
+    finally:
+        _listeners.callback = before
+
+
+def tokens_written(n: int = 1) -> None:
+    """Tell this thread's :func:`on_tokens` listener, if any, that ``n`` tokens were written."""
+    callback = getattr(_listeners, "callback", None)
+    if callback is not None:
+        callback(n)
+
+
+def defused(messages: list[Message]) -> list[Message]:
+    """``messages`` with chat-template control markers defused in every content (see
+    :mod:`mediarec.llm.untrusted`): servers apply the template with special tokens parsed."""
+    from mediarec.llm.untrusted import defuse
+
+    return [{**m, "content": defuse(m["content"])} for m in messages]
 
 
 class LLMError(RuntimeError):
@@ -197,6 +230,7 @@ class OpenAIBackend(LLMBackend):
         self, messages: list[Message], schema: dict[str, Any], options: CompletionOptions | None = None
     ) -> tuple[Any, Usage]:
         opts = options or CompletionOptions()
+        messages = defused(messages)
         formats = [self._format] if self._format else list(_FORMATS)
         rejected: list[str] = []
         for fmt in formats:

@@ -5,6 +5,11 @@ prompt (the caller bumps its version whenever the wording or the schema changes)
 does any change of the input. The input is hashed in a canonical JSON form, so a dict with its keys
 in another order is the same input. One SQLite file in a folder the caller chooses (normally in
 the data home), written in WAL mode so that readers do not wait for a long batch.
+
+A result made from one user's data (a taste profile) names that user as its ``owner``, so that
+deleting the user forgets every such result (:meth:`ResultCache.forget_owner`), including those of
+drafts that were never stored as a profile. Forgotten rows are zeroed (``secure_delete``) and the
+WAL is truncated, so they leave no trace in the cache's files.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ CREATE TABLE IF NOT EXISTS llm_results (
     PRIMARY KEY (model_id, prompt_version, input_sha256)
 )
 """
+# Added after the first release: caches made before have the table without the column.
+_OWNER = "ALTER TABLE llm_results ADD COLUMN owner TEXT"
+_OWNER_INDEX = "CREATE INDEX IF NOT EXISTS llm_results_owner ON llm_results (owner) WHERE owner IS NOT NULL"
 
 
 def input_hash(data: Any) -> str:
@@ -52,7 +60,16 @@ class ResultCache:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA secure_delete=ON")
         self._db.execute(_SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(llm_results)")}
+        if "owner" not in columns:
+            try:
+                self._db.execute(_OWNER)
+            except sqlite3.OperationalError as exc:  # another process added it just now
+                if "duplicate column" not in str(exc):
+                    raise
+        self._db.execute(_OWNER_INDEX)
 
     def get(self, model_id: str, prompt_version: str, data: Any) -> Any | None:
         """The stored value, or None on a miss (values are objects, never a bare ``null``)."""
@@ -64,13 +81,22 @@ class ResultCache:
         return json.loads(row[0]) if row else None
 
     def put(
-        self, model_id: str, prompt_version: str, data: Any, value: Any, usage: Usage | None = None
+        self,
+        model_id: str,
+        prompt_version: str,
+        data: Any,
+        value: Any,
+        usage: Usage | None = None,
+        owner: str | None = None,
     ) -> None:
-        """Store ``value`` (replacing an older one); committed at once, so a crash loses nothing."""
+        """Store ``value`` (replacing an older one); committed at once, so a crash loses nothing.
+        ``owner``: the user whose data the input is, if any (see :meth:`forget_owner`)."""
         u = usage or Usage()
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO llm_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                """INSERT OR REPLACE INTO llm_results (model_id, prompt_version, input_sha256, value,
+                   prompt_tokens, completion_tokens, seconds, created, owner)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     model_id,
                     prompt_version,
@@ -80,6 +106,7 @@ class ResultCache:
                     u.completion_tokens,
                     u.seconds,
                     time.time(),
+                    owner,
                 ),
             )
 
@@ -92,6 +119,18 @@ class ResultCache:
                 (model_id, prompt_version, input_sha256),
             )
         return int(cur.rowcount)
+
+    def forget_owner(self, owner: str) -> int:
+        """Drop every result made from ``owner``'s data; returns the rows removed."""
+        with self._lock:
+            cur = self._db.execute("DELETE FROM llm_results WHERE owner = ?", (owner,))
+        return int(cur.rowcount)
+
+    def checkpoint(self) -> bool:
+        """Fold the WAL into the file and truncate it, so forgotten answers are gone from both
+        (they were zeroed in the pages). False when a reader kept the WAL busy."""
+        with self._lock:
+            return not self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
 
     def __len__(self) -> int:
         with self._lock:

@@ -214,12 +214,14 @@ class Describer:
                 return hit["value"], "cached", Usage(), int(hit.get("attempts", 0))
         topics = None
         if self.embed is not None:
-            from mediarec.llm.topics import TOPICS_SHOWN, TopicRanker
+            from mediarec.llm.topics import TOPICS_SHOWN, TopicSupport
 
             if self._ranker is None:
-                self._ranker = TopicRanker(self.embed)
+                self._ranker = TopicSupport(self.embed)
             topics = self._ranker.rank(ev)[:TOPICS_SHOWN]
-        result = understand_item(self.backend, ev, self.options.retries, self.options.max_tokens, topics)
+        result = understand_item(
+            self.backend, ev, self.options.retries, self.options.max_tokens, topics, self._ranker
+        )
         usage = Usage(0, result.completion_tokens, result.seconds)
         if self.cache is not None:
             value = {"value": result.value, "attempts": result.attempts}

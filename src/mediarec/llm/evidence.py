@@ -48,18 +48,81 @@ _INSTRUCTION = re.compile(
 )
 
 
+# The regex above was written with the first 22 hostile cases; 34 of the 44 written after it got
+# through (tests/llm/hostile.py NEW_CASES). What those have in common is not a phrase but a shape: text
+# that talks to the machine (an AI, "the indexer") about our output fields (tag, genre, summary,
+# profile) in the mood of an order (must, please, file this under). Two of the three kinds of words
+# in one line flag it; one alone is ordinary speech ("label the jar", "the model must converge").
+_MACHINE = re.compile(
+    r"\b(ai|a\.i\.|llm|gpt|chatbot|bot|assistant|summari[sz]er|summari[sz]es?|indexer|indexing|"
+    r"classifier|catalogu\w*|cataloging|tagger|crawler|moderators?|automated|engine|whoever)\b",
+    re.IGNORECASE,
+)
+_FIELD = re.compile(
+    r"\b(tags?|labels?|topics?|genre|category|categories|description|summary|metadata|keywords?|"
+    r"language|profile|interests?|key moment|recommend\w*|verdict|rating)\b",
+    re.IGNORECASE,
+)
+_ORDER = re.compile(
+    r"\b(must|should|mandatory|required|policy|please|kindly|file (this|it)|mark (this|it)|set (it|this)|"
+    r"stor(e|ed)|mention|put (that|this|it)|write|say|note (to|for)|notice|attention|override|dear|"
+    r"correct|really|only|every|all users|everyone)\b",
+    re.IGNORECASE,
+)
+_OTHER = re.compile(
+    # Orders in other languages; markup and chat-template markers (defused or not); "dot biz" links;
+    # sponsorship and prize bait.
+    r"\b(ignoriere|vergiss|beschreibe|schreibe|antworte|olvida|ignora|etiqueta|responde|escribe|"
+    r"oublie|ignorez|écris|ecris|réponds|consignes|anweisungen|instrucciones)\b"
+    r"|<\s*/?\s*[a-z][a-z0-9]*(\s[^>]*)?>|\u2039\||\(/?inst\)|\[/?inst\]"
+    r"|\bdot (com|biz|net|org|io|xyz)\b|\bsponsored by\b|\bclaim your\b|\bsystems?\s*(:|override)",
+    re.IGNORECASE,
+)
+_LEET = re.compile(r"\b(?=[a-z]*\d)(?=\d*[a-z])[a-z0-9]{4,}\b")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def _mixed_script(text: str) -> bool:
+    """A word that mixes Latin letters with Cyrillic or Greek look-alikes ("rоulеttе")."""
+    for word in text.split():
+        if _LATIN.search(word) and any(
+            ch.isalpha() and ("CYRILLIC" in unicodedata.name(ch, "") or "GREEK" in unicodedata.name(ch, ""))
+            for ch in word
+        ):
+            return True
+    return False
+
+
 def looks_like_instruction(text: str) -> bool:
     words = _WORD.findall(text.lower())
     if len(words) >= 8 and len(set(words)) / len(words) < 0.35:  # "viral viral viral ..." spam
         return True
-    return bool(_INSTRUCTION.search(text))
+    if _INSTRUCTION.search(text) or _OTHER.search(text) or _mixed_script(text):
+        return True
+    # "1gn0r3 th3 rul3s": words of letters and digits, several of them (chess's "e4" is too short).
+    if (
+        len(
+            [
+                w
+                for w in _LEET.findall(text.lower())
+                if not w.isdigit() and not re.fullmatch(r"\d+[a-z]{1,2}", w)
+            ]
+        )
+        >= 2
+    ):
+        return True
+    kinds = sum(1 for rx in (_MACHINE, _FIELD, _ORDER) if rx.search(text))
+    return kinds >= 2
 
 
 def clean_text(text: str) -> str:
-    """NFKC (folds full-width look-alikes), no control characters, single spaces."""
+    """NFKC (folds full-width look-alikes), zero-width characters removed (so "ig\u200bnore" reads
+    "ignore"), other control characters as spaces, chat-template markers defused, single spaces."""
+    from mediarec.llm.untrusted import defuse
+
     text = unicodedata.normalize("NFKC", str(text))
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
-    return " ".join(text.split())
+    text = "".join("" if unicodedata.category(ch) == "Cf" else ch if ch.isprintable() else " " for ch in text)
+    return defuse(" ".join(text.split()))
 
 
 @dataclass(frozen=True)
@@ -92,7 +155,10 @@ class EvidenceOptions:
     max_audio_tags: int = 5
     # ImageNet labels below this probability are left out: on frames outside ImageNet's world
     # (titles, diagrams, animation) the top labels are confident-sounding noise ("web site").
-    min_label_score: float = 0.2
+    # Chosen from the demo's stored scores (docs/benchmarks.md): all 180 top-3 labels of its 27
+    # items are wrong ("solar dish" 0.40 on a kitchen, "digital clock" 0.74 on football), the
+    # highest at 0.74, so only a label above every wrong one seen counts as evidence.
+    min_label_score: float = 0.75
     max_chars: int = 400  # per piece: one segment or line never floods the context
     # Offer the uploader's own tags as evidence. Quality measurements turn this off, so that a
     # known topic has to be found in the content rather than copied from the uploader.

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediarec.llm.evidence import _WORD, ItemEvidence
 from mediarec.llm.item_schema import MAX_DESCRIPTION_WORDS, TOPIC_VOCABULARY
+
+if TYPE_CHECKING:
+    from mediarec.llm.topics import TopicSupport
 
 _STOP = frozenset(
     {"a", "an", "and", "the", "of", "in", "on", "for", "to", "with", "at", "by", "from", "is", "are"}
@@ -76,12 +79,15 @@ _LABEL = re.compile(
 
 
 def tag_words(evidence: ItemEvidence) -> list[str]:
-    """The words a tag may be made of: those of the trusted pieces (labels, function words and
-    common words left out). Words found only in flagged pieces are never among them."""
+    """The words a tag may be made of: those of the trusted content (labels, function words and
+    common words left out; the uploader's metadata only for an item without content text, as
+    :func:`mediarec.llm.support.content_pieces` says). Words found only in flagged pieces are
+    never among them."""
+    from mediarec.llm.support import content_pieces
+
     out: set[str] = set()
-    for p in evidence.pieces:
-        if not p.flagged:
-            out.update(_WORD.findall(_LABEL.sub("", p.text).lower()))
+    for text in content_pieces(evidence):
+        out.update(_WORD.findall(text.lower()))
     return sorted(w for w in out if w not in _STOP and w not in _COMMON and len(w) > 1)
 
 
@@ -108,6 +114,14 @@ def check_item(obj: dict[str, Any], evidence: ItemEvidence) -> list[str]:
     leaked = sorted(_stems(obj.get("description", "")) & injected)
     if leaked:
         c.fail(f"description repeats words found only in suspicious evidence: {', '.join(leaked)}")
+    from mediarec.llm.support import content_pieces, moment_label_problem, unsupported_words
+
+    topic_names = [t["topic"] for t in obj.get("topics", []) if isinstance(t, dict)]
+    loose = unsupported_words(obj.get("description", ""), evidence, topic_names)
+    if loose:
+        c.fail(
+            f"description uses words the trusted content does not support: {', '.join(sorted(set(loose)))}"
+        )
     words = len(obj.get("description", "").split())
     if words > MAX_DESCRIPTION_WORDS:
         c.fail(f"description has {words} words, more than {MAX_DESCRIPTION_WORDS}")
@@ -121,14 +135,19 @@ def check_item(obj: dict[str, Any], evidence: ItemEvidence) -> list[str]:
         seen.add(tag)
         cited = [pieces[e] for e in entry["evidence"] if e in pieces and not pieces[e].flagged]
         missing = [e for e in entry["evidence"] if e not in pieces]
+        bad = [e for e in entry["evidence"] if e in pieces and pieces[e].flagged]
+        support = " ".join(content_pieces(_only(evidence, {p.id for p in cited})))
         if _stems(tag) & injected:
             c.fail(f"tag {tag!r} comes from suspicious evidence, not from the content")
         elif missing:
             c.fail(f"tag {tag!r} cites evidence that does not exist: {', '.join(missing)}")
+        elif bad:
+            c.fail(f"tag {tag!r} cites {', '.join(bad)}, which reads like an instruction (cites nothing)")
         elif not cited:
             c.fail(f"tag {tag!r} cites only suspicious evidence")
-        elif not _stems(tag) & _stems(" ".join(p.text for p in cited)):
-            c.fail(f"tag {tag!r} is not supported by the words of {', '.join(entry['evidence'])}")
+        elif not _stems(tag) & _stems(support):
+            cites = ", ".join(entry["evidence"])
+            c.fail(f"tag {tag!r} is not supported by the words of the content it cites ({cites})")
     for entry in obj.get("topics", []):
         topic = entry["topic"]
         missing = [e for e in entry["evidence"] if e not in pieces]
@@ -138,8 +157,10 @@ def check_item(obj: dict[str, Any], evidence: ItemEvidence) -> list[str]:
             c.fail(f"topic {topic!r} comes from suspicious evidence, not from the content")
         elif missing:
             c.fail(f"topic {topic!r} cites evidence that does not exist: {', '.join(missing)}")
-        elif not any(not pieces[e].flagged for e in entry["evidence"]):
-            c.fail(f"topic {topic!r} cites only suspicious evidence")
+        elif not entry["evidence"]:
+            c.fail(f"topic {topic!r} cites no evidence")
+        elif any(pieces[e].flagged for e in entry["evidence"]):
+            c.fail(f"topic {topic!r} cites a line that reads like an instruction: flagged lines cite nothing")
     for m in obj.get("moments", []):
         seg = pieces.get(m["segment"])
         if seg is None or seg.start is None or seg.end is None:
@@ -149,14 +170,32 @@ def check_item(obj: dict[str, Any], evidence: ItemEvidence) -> list[str]:
             c.fail(f"moment {m['label']!r} lies outside the media (0-{evidence.duration:.1f}s)")
         if abs(m["start"] - seg.start) > 1.0 or abs(m["end"] - seg.end) > 1.0:
             c.fail(f"moment {m['label']!r} is not on {m['segment']} ({seg.start:.1f}-{seg.end:.1f}s)")
+        label = moment_label_problem(str(m.get("label", "")), m["segment"], evidence)
+        if label:
+            c.fail(label)
     return c.problems
+
+
+def _only(evidence: ItemEvidence, ids: set[str]) -> ItemEvidence:
+    """``evidence`` with only the pieces ``ids`` (the content rule of
+    :func:`mediarec.llm.support.content_pieces` then applies to what a tag cites). When the item has
+    content text but the tag cites only metadata, nothing supports it."""
+    from dataclasses import replace
+
+    chosen = tuple(p for p in evidence.pieces if p.id in ids)
+    has_content = any(p.kind in ("S", "O") and not p.flagged for p in evidence.pieces)
+    if has_content and not any(p.kind in ("S", "O", "K", "A") for p in chosen):
+        chosen = ()
+    return replace(evidence, pieces=chosen)
 
 
 MIN_TAGS = 5  # tags stored per item, the topics counted in
 MIN_CONTENT_TAGS = 3  # of which at least this many name words of the evidence
 
 
-def repair_item(obj: dict[str, Any], evidence: ItemEvidence) -> dict[str, Any]:
+def repair_item(
+    obj: dict[str, Any], evidence: ItemEvidence, support: TopicSupport | None = None
+) -> dict[str, Any]:
     """Keep what is grounded instead of rejecting a whole answer for one slip.
 
     Repeated tags are dropped; a tag that cites the wrong pieces but whose words do appear in
@@ -165,9 +204,30 @@ def repair_item(obj: dict[str, Any], evidence: ItemEvidence) -> dict[str, Any]:
     A moment on a real transcript segment takes that segment's exact times. A description over the
     word limit is cut after its last whole sentence that fits. What is left must still pass
     :func:`check_item`.
+
+    The post-checks of :mod:`mediarec.llm.support` apply here too: citations of flagged pieces are
+    removed (a flagged line cites nothing); with ``support`` (the text encoder), a topic is kept
+    only when the evidence supports it (:class:`~mediarec.llm.topics.TopicSupport`; none is stored
+    when none of the model's is: the encoder alone picks the right topic too rarely to stand in); the
+    description loses a trailing list of topics and every clause with an unsupported word; moments
+    without a real label go; the language is the one speech recognition detected, never the model's.
     """
+    from mediarec.llm.support import (
+        content_pieces,
+        moment_label_problem,
+        strip_topic_list,
+        supported_description,
+    )
+
     out = dict(obj)
+    flagged_ids = {p.id for p in evidence.pieces if p.flagged}
+    obj = {
+        **obj,
+        "tags": [_uncite(t, flagged_ids) for t in obj.get("tags", [])],
+        "topics": [_uncite(t, flagged_ids) for t in obj.get("topics", [])],
+    }
     trusted = [p for p in evidence.pieces if not p.flagged]
+    content_ids = {p.id for p in trusted if _LABEL.sub("", p.text) in content_pieces(_only(evidence, {p.id}))}
     kept: list[dict[str, Any]] = []
     as_topics: list[dict[str, Any]] = []
     for entry in obj.get("tags", []):
@@ -176,9 +236,11 @@ def repair_item(obj: dict[str, Any], evidence: ItemEvidence) -> dict[str, Any]:
         if check_item({"tags": [entry], "moments": []}, evidence):
             if entry["tag"] in TOPIC_VOCABULARY:
                 as_topics.append({"topic": entry["tag"], "evidence": entry["evidence"]})
-            support = [p.id for p in trusted if _stems(entry["tag"]) & _stems(p.text)][:3]
-            entry = {**entry, "evidence": support}
-            if not support or check_item({"tags": [entry], "moments": []}, evidence):
+            found = [p.id for p in trusted if p.id in content_ids and _stems(entry["tag"]) & _stems(p.text)][
+                :3
+            ]
+            entry = {**entry, "evidence": found}
+            if not found or check_item({"tags": [entry], "moments": []}, evidence):
                 continue
         kept.append(entry)
     out["tags"] = kept
@@ -186,20 +248,34 @@ def repair_item(obj: dict[str, Any], evidence: ItemEvidence) -> dict[str, Any]:
     # that a tag uses the words of its evidence, but it is a valid topic: move it there, under the
     # topic rules (from the list, citing trusted evidence), as long as there is room for it.
     topics: list[dict[str, Any]] = []
+    allowed = support.supported(evidence) if support is not None else TOPIC_VOCABULARY
     for t in [*obj.get("topics", []), *as_topics]:
         fresh = len(topics) < 3 and t["topic"] not in {u["topic"] for u in topics}
-        if fresh and not check_item({"tags": [], "topics": [t], "moments": []}, evidence):
+        if (
+            fresh
+            and t["topic"] in allowed
+            and not check_item({"tags": [], "topics": [t], "moments": []}, evidence)
+        ):
             topics.append(t)
     out["topics"] = topics
     pieces = evidence.by_id()
     moments = []
     for m in obj.get("moments", []):
         seg = pieces.get(m["segment"])
-        if seg is not None and seg.kind == "S" and seg.start is not None and seg.end is not None:
+        real = seg is not None and seg.kind == "S" and seg.start is not None and seg.end is not None
+        if real and moment_label_problem(str(m.get("label", "")), m["segment"], evidence) is None:
+            assert seg is not None and seg.start is not None and seg.end is not None
             moments.append({**m, "start": seg.start, "end": seg.end})
     out["moments"] = moments
     description = drop_leaks(str(obj.get("description", "")), injected_stems(evidence))
+    description = strip_topic_list(description)
+    description = supported_description(description, evidence, [t["topic"] for t in topics])
+    description = strip_topic_list(description)  # a list the dropped clauses had hidden
     out["description"] = description
+    if evidence.language and re.fullmatch(r"[a-z]{2}", evidence.language):
+        out["language"] = evidence.language  # speech recognition's, never the model's
+    else:
+        out["language"] = None
     words = description.split()
     if len(words) > MAX_DESCRIPTION_WORDS:
         head = " ".join(words[:MAX_DESCRIPTION_WORDS])
@@ -209,6 +285,11 @@ def repair_item(obj: dict[str, Any], evidence: ItemEvidence) -> dict[str, Any]:
 
 
 _CLAUSE = re.compile(r"(?<=[.!?;,:])\s+")
+
+
+def _uncite(entry: dict[str, Any], flagged: set[str]) -> dict[str, Any]:
+    """``entry`` without its citations of flagged pieces (a flagged line supports nothing)."""
+    return {**entry, "evidence": [e for e in entry.get("evidence", []) if e not in flagged]}
 
 
 def drop_leaks(description: str, injected: set[str]) -> str:
@@ -235,8 +316,12 @@ def drop_leaks(description: str, injected: set[str]) -> str:
 MIN_DESCRIPTION_WORDS = 3
 
 
-def repaired_problems(obj: dict[str, Any], evidence: ItemEvidence) -> list[str]:
-    fixed = repair_item(obj, evidence)
+def repaired_problems(
+    obj: dict[str, Any], evidence: ItemEvidence, support: TopicSupport | None = None
+) -> list[str]:
+    from mediarec.llm.support import MAX_METADATA_COPY, metadata_copy_share
+
+    fixed = repair_item(obj, evidence, support)
     problems = check_item(fixed, evidence)
     kept = {t["tag"] for t in fixed["tags"]}
     dropped = sorted({t["tag"] for t in obj.get("tags", [])} - kept)
@@ -248,8 +333,22 @@ def repaired_problems(obj: dict[str, Any], evidence: ItemEvidence) -> list[str]:
             f"{MIN_CONTENT_TAGS} and {MIN_TAGS} with the topics needed "
             f"(dropped {', '.join(dropped) or 'none'}: {reasons})"
         )
-    if not fixed["topics"]:
+    if not fixed["topics"] and support is None:
         problems.append("no topic from the allowed list cites trusted evidence")
+    share = metadata_copy_share(fixed["description"], evidence)
+    if share > MAX_METADATA_COPY:
+        problems.append(
+            f"the description is {share:.0%} copied from the uploader's metadata: say what the content is"
+        )
+    if support is not None and fixed["description"] and any(p.flagged for p in evidence.pieces):
+        from mediarec.llm.topics import evidence_text
+
+        own = support.text_similarity(fixed["description"], evidence_text(evidence))
+        attack = support.text_similarity(fixed["description"], evidence_text(evidence, flagged=True))
+        if attack > own:
+            problems.append(
+                "the description is closer to the lines that read like instructions than to the content"
+            )
     if len(fixed["description"].split()) < MIN_DESCRIPTION_WORDS:
         leaked = sorted(_stems(str(obj.get("description", ""))) & injected_stems(evidence))
         if leaked:
@@ -258,7 +357,17 @@ def repaired_problems(obj: dict[str, Any], evidence: ItemEvidence) -> list[str]:
                 f"dropped ({', '.join(leaked)})"
             )
         else:
-            problems.append(f"the description has fewer than {MIN_DESCRIPTION_WORDS} words")
+            from mediarec.llm.support import unsupported_words
+
+            topics = [t["topic"] for t in fixed["topics"]]
+            loose = sorted(set(unsupported_words(str(obj.get("description", "")), evidence, topics)))
+            if loose:
+                problems.append(
+                    "the description says nothing once the clauses with words the trusted content "
+                    f"does not support are dropped ({', '.join(loose[:12])}): use the content's words"
+                )
+            else:
+                problems.append(f"the description has fewer than {MIN_DESCRIPTION_WORDS} words")
     return problems
 
 

@@ -122,8 +122,10 @@ STORED_ITEM_SCHEMA: dict[str, Any] = {
                 "required": ["tag", "source", "evidence"],
             },
         },
-        "topics": {"type": "array", "minItems": 1, "maxItems": 3, "items": {"enum": list(TOPIC_VOCABULARY)}},
-        "language": ITEM_SCHEMA["properties"]["language"],
+        # No topic when the text encoder finds none supported (a colour-bar test card): show less.
+        "topics": {"type": "array", "minItems": 0, "maxItems": 3, "items": {"enum": list(TOPIC_VOCABULARY)}},
+        # Speech recognition's language; null without speech (never the model's guess).
+        "language": {"type": ["string", "null"], "pattern": "^[a-z]{2}$"},
         "moments": ITEM_SCHEMA["properties"]["moments"],
     },
     "required": ["description", "tags", "topics", "language", "moments"],

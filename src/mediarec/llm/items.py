@@ -8,7 +8,10 @@ evidence) and then pass
 :func:`check_item`, which makes the grounding real: every tag must cite evidence that exists and
 whose words support it, every moment must sit on the transcript segment it cites and inside the
 media's duration. Text from media is never an instruction; a tag an injected line asks for cannot
-pass unless the content itself is about it.
+pass unless the content itself is about it. Beyond citation, every stored field must be *supported*
+(:mod:`mediarec.llm.support`, and with the text encoder :class:`~mediarec.llm.topics.TopicSupport`
+and :mod:`mediarec.llm.coherence`): description words from trusted content, topics the evidence is
+close to, real moment labels, the language from speech recognition.
 """
 
 from __future__ import annotations
@@ -54,8 +57,9 @@ from mediarec.llm.item_schema import (  # noqa: F401
 
 if TYPE_CHECKING:
     from mediarec.llm.backends import CompletionOptions
+    from mediarec.llm.topics import TopicSupport
 
-PROMPT_VERSION = "item/6"
+PROMPT_VERSION = "item/7"
 
 
 SYSTEM = (
@@ -133,36 +137,103 @@ def item_options(evidence: ItemEvidence, max_tokens: int = 700) -> CompletionOpt
     )
 
 
+def without_flagged(evidence: ItemEvidence) -> ItemEvidence:
+    """``evidence`` without its flagged pieces (the others keep their ids), for the last try."""
+    from dataclasses import replace
+
+    return replace(evidence, pieces=tuple(p for p in evidence.pieces if not p.flagged))
+
+
 def understand_item(
     backend: Any,
     evidence: ItemEvidence,
     retries: int = 1,
     max_tokens: int = 700,
     topics: Sequence[str] | None = None,
+    support: TopicSupport | None = None,
 ) -> ItemUnderstanding:
     """One item through the LLM: constrained JSON, schema checks, repair, grounding checks, one retry.
 
     ``topics``: the best-fitting topics to name in the prompt (see :mod:`mediarec.llm.topics`);
-    default the whole list."""
+    default the whole list. ``support``: the text encoder's topic support
+    (:class:`~mediarec.llm.topics.TopicSupport`); without it topics are checked lexically only.
+
+    An item with flagged (instruction-like) lines is never refused because of them: when every try
+    fails, the model is asked once more with the flagged lines left out of the prompt. The answer is
+    still checked against the whole evidence, so the flagged lines' words stay forbidden."""
+    from mediarec.llm.backends import LLMOutputError
     from mediarec.llm.scrub import as_data
     from mediarec.llm.structured import generate
 
-    result = generate(
-        backend,
-        build_messages(evidence, as_data, topics),
-        # The tag grammar steers decoding; answers are checked against the plain schema, so that a
-        # backend that ignores patterns gets its stray tags dropped by the repair, not a retry.
-        decoding_schema(evidence),
-        validate=lambda obj: repaired_problems(obj, evidence),
-        retries=retries,
-        options=item_options(evidence, max_tokens),
-        check_schema=ITEM_SCHEMA,
-    )
+    if support is not None:
+        # Lines far from the rest of the item are flagged too, whatever their phrasing.
+        from mediarec.llm.coherence import flag_incoherent
+
+        evidence = flag_incoherent(evidence, support.embed)
+
+    def run(shown: ItemEvidence, tries: int) -> Any:
+        return generate(
+            backend,
+            build_messages(shown, as_data, topics),
+            # The tag grammar steers decoding; answers are checked against the plain schema, so that
+            # a backend that ignores patterns gets its stray tags dropped by the repair, not a retry.
+            decoding_schema(evidence),
+            validate=lambda obj: repaired_problems(obj, evidence, support),
+            retries=tries,
+            options=item_options(evidence, max_tokens),
+            check_schema=ITEM_SCHEMA,
+        )
+
+    try:
+        result = run(evidence, retries)
+        extra = 0
+    except LLMOutputError as exc:
+        if not any(p.flagged for p in evidence.pieces):
+            return _tags_described(exc, backend, evidence, support, retries + 1)
+        try:
+            result = run(without_flagged(evidence), 0)
+        except LLMOutputError as last:
+            return _tags_described(last, backend, evidence, support, retries + 2)
+        extra = retries + 1
     return ItemUnderstanding(
-        ground_tags(repair_item(result.value, evidence), evidence),
+        ground_tags(repair_item(result.value, evidence, support), evidence),
         backend.model_id,
         PROMPT_VERSION,
-        result.attempts,
+        result.attempts + extra,
         result.usage.seconds,
         result.usage.completion_tokens,
+    )
+
+
+def _tags_described(
+    exc: Exception, backend: Any, evidence: ItemEvidence, support: TopicSupport | None, attempts: int
+) -> ItemUnderstanding:
+    """The last answer with its description replaced by its own grounded tags ("About pasta, flour,
+    eggs and dough."), when the description was all that kept it from passing; else ``exc`` again.
+
+    A small model sometimes writes only unsupported words, or copies the uploader, every time: the
+    item is still described, truthfully, from what the checks kept (never refused for that alone)."""
+    import json
+
+    from mediarec.llm.structured import schema_errors
+
+    try:
+        obj = json.loads(getattr(exc, "raw", "") or "null")
+    except ValueError:
+        obj = None
+    if not isinstance(obj, dict) or schema_errors(obj, ITEM_SCHEMA):
+        raise exc
+    names = [t["tag"] for t in repair_item(obj, evidence, support)["tags"]][:5]
+    if len(names) < MIN_DESCRIPTION_WORDS:
+        raise exc
+    candidate = {**obj, "description": f"About {', '.join(names[:-1])} and {names[-1]}."}
+    if repaired_problems(candidate, evidence, support):
+        raise exc
+    return ItemUnderstanding(
+        ground_tags(repair_item(candidate, evidence, support), evidence),
+        backend.model_id,
+        PROMPT_VERSION,
+        attempts,
+        0.0,
+        0,
     )

@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mediarec.llm.backends import CompletionOptions, LLMBackend, LLMError, Message, Usage, parse_json
+from mediarec.llm.backends import (
+    CompletionOptions,
+    LLMBackend,
+    LLMError,
+    Message,
+    Usage,
+    defused,
+    parse_json,
+    tokens_written,
+)
 
 
 class LlamaCppBackend(LLMBackend):
@@ -109,6 +118,9 @@ class LlamaCppBackend(LLMBackend):
         self, messages: list[Message], schema: dict[str, Any], options: CompletionOptions | None = None
     ) -> tuple[Any, Usage]:
         opts = options or CompletionOptions()
+        # llama-cpp-python tokenises the templated prompt with special tokens on: a "<|im_start|>"
+        # in any content would become a real control token. Defused here for every caller.
+        messages = defused(messages)
         with self._lock:
             llm = self._load()
             grammar = self._grammar(schema)
@@ -297,6 +309,7 @@ class _GreedyGrammar:
             self._distinct.feed(token, self._llm.detokenize([token]).decode("utf-8", "ignore"))
         out = np.full_like(scores, -np.inf)
         out[token] = 0.0
+        tokens_written()
         return out
 
     def close(self) -> None:

@@ -85,7 +85,20 @@ def _describe(av: Any, container: Any, checked: CheckedFile, opts: ProbeOptions)
         audio_codec=actx.name if actx is not None else None,
         sample_rate=(actx.sample_rate or None) if actx is not None else None,
         channels=(actx.channels or None) if actx is not None else None,
+        title=_title(container),
     )
+
+
+TITLE_CHARS = 300  # a tag is uploader data: a longer one is cut rather than refused with the file
+
+
+def _title(container: Any) -> str | None:
+    """The container's title tag (``title``; Vorbis comments and Matroska may spell it ``TITLE``)."""
+    meta = getattr(container, "metadata", None) or {}
+    for key, value in meta.items():
+        if str(key).lower() == "title" and str(value).strip():
+            return " ".join(str(value).split())[:TITLE_CHARS]
+    return None
 
 
 def main_video_stream(av: Any, container: Any) -> Any:

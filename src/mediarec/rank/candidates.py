@@ -101,6 +101,7 @@ class TrendingCache:
         self._job: tuple[Store, Catalog, float, float, int] | None = None
         self._wake = threading.Event()
         self._worker: threading.Thread | None = None
+        self._cleared = 0  # clear() calls: figures computed across one are not kept
 
     def get(self, store: Store, catalog: Catalog, window_days: float, half_life_days: float) -> Trending:
         newest_id = store.newest_event_id()
@@ -123,13 +124,23 @@ class TrendingCache:
                     return self._value  # computed by the request this one waited for
             return self._compute(store, catalog, window_days, half_life_days, newest_id)
 
+    def clear(self) -> None:
+        """Forget the figures (a user was deleted: their views must stop counting now, even when no
+        new event would trigger a refresh); the next request computes them afresh."""
+        with self._lock:
+            self._key, self._value, self._job = None, None, None
+            self._cleared += 1
+
     def _compute(
         self, store: Store, catalog: Catalog, window_days: float, half_life_days: float, newest_id: int
     ) -> Trending:
+        with self._lock:
+            cleared = self._cleared
         value = _trending(store, catalog, window_days, half_life_days)
         with self._lock:
-            self._key = (id(catalog), window_days, half_life_days, newest_id)
-            self._value, self._at = value, time.monotonic()
+            if cleared == self._cleared:  # else it may count a user deleted while it ran
+                self._key = (id(catalog), window_days, half_life_days, newest_id)
+                self._value, self._at = value, time.monotonic()
         return value
 
     def _run(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -57,9 +58,18 @@ class Catalog:
     tag_rarity: np.ndarray = field(default_factory=lambda: np.zeros(0))  # tag id -> idf
     tag_indptr: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     tag_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # CSR: item -> tag ids
+    # The earlier of the item's ``created`` stamp and its first event: an item imported today with
+    # viewers from last year is not new (what the fresh source, the boost, exploration and the
+    # new-item audience count from); empty: ``created`` alone.
+    first_seen: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __len__(self) -> int:
         return len(self.item_ids)
+
+    @property
+    def since(self) -> np.ndarray:
+        """When each item appeared: :attr:`first_seen` when known, else ``created``."""
+        return self.first_seen if len(self.first_seen) == len(self.created) else self.created
 
     def positions_of(self, internal: np.ndarray) -> np.ndarray:
         """Catalogue positions of internal item ids (-1 for ids this snapshot lacks), vectorised."""
@@ -88,6 +98,25 @@ def _metadata_tags(meta: dict[str, Any]) -> tuple[list[str], list[str]]:
     return topics, list(dict.fromkeys(tags + topics))
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:5] for w in _WORD.findall(text.lower()) if len(w) > 1}
+
+
+def supported(tag: str, evidence: tuple[dict[str, Any], ...]) -> bool:
+    """Every word of the tag is in the text of the evidence it cites (stemmed to five letters).
+
+    Reasons quote an LLM tag as a fact about the item ("matches your interest in 'programming'"),
+    so a tag whose cited pieces do not contain it (a topic the model picked from a list, evidence
+    cited by id only) is left out of interests and reasons: true, or silent.
+    """
+    words = _stems(tag)
+    text = " ".join(str(e.get("text", "")) for e in evidence)
+    return bool(words) and words <= _stems(text)
+
+
 def _llm_tags(payload: dict[str, Any]) -> tuple[list[str], list[ItemTag], list[dict[str, Any]]]:
     topics = [_norm_tag(t) for t in payload.get("topics", []) if isinstance(t, str) and t]
     tags: list[ItemTag] = []
@@ -98,7 +127,9 @@ def _llm_tags(payload: dict[str, Any]) -> tuple[list[str], list[ItemTag], list[d
         for ev in entry.get("evidence", []):
             # Older payloads cite evidence by id only; newer ones carry the piece itself.
             evidence.append(dict(ev) if isinstance(ev, dict) else {"id": str(ev)})
-        tags.append(ItemTag(_norm_tag(entry["tag"]), LLM_EXTRACTOR, tuple(evidence)))
+        tag = _norm_tag(entry["tag"])
+        if supported(tag, tuple(evidence)):
+            tags.append(ItemTag(tag, LLM_EXTRACTOR, tuple(evidence)))
     moments = [dict(m) for m in payload.get("moments", []) if isinstance(m, dict) and "start" in m]
     return topics, tags, moments
 
@@ -161,7 +192,15 @@ def load_catalog(store: Store) -> Catalog:
     per_item = [sorted({tag_id[t.tag] for t in item_tags}) for item_tags in tags]
     tag_indptr = np.zeros(n + 1, dtype=np.int64)
     tag_indptr[1:] = np.cumsum([len(x) for x in per_item])
+    created = np.asarray([r[5] for r in rows], dtype=np.float64)
+    first_seen = created.copy()
+    # One grouped pass over the item index of interactions, once per catalogue snapshot.
+    for item_id, first in store.conn.execute("SELECT item_id, min(ts) FROM interactions GROUP BY item_id"):
+        pos = by_internal.get(int(item_id))
+        if pos is not None and first is not None:
+            first_seen[pos] = min(first_seen[pos], float(first))
     return Catalog(
+        first_seen=first_seen,
         tag_idf={t: math.log(max(n, 1) / c) for t, c in df.items()},
         tag_names=tag_names,
         tag_rarity=np.asarray([math.log(max(n, 1) / df[t]) for t in tag_names], dtype=np.float64),
@@ -172,7 +211,7 @@ def load_catalog(store: Store) -> Catalog:
         titles=[str(r[2] or r[1]) for r in rows],
         kinds=[str(r[3]) for r in rows],
         creators=[r[4] for r in rows],
-        created=np.asarray([r[5] for r in rows], dtype=np.float64),
+        created=created,
         topics=topics,
         tags=tags,
         moments=moments,

@@ -1,11 +1,29 @@
-"""Explanations: every recommended item gets reasons whose evidence exists in the store.
+"""Explanations: a reason is shown only when its condition holds, and its evidence is in the store.
 
-The first reason names the strongest source behind the item; an interest tag and a key moment
-follow when the item's LLM features (or its metadata tags) support them.
+The first reason names the strongest source behind the item whose condition holds (see
+:func:`explain`); an interest tag and a key moment follow when the item's LLM features (or its
+metadata tags) support them. When no condition holds the item carries no reason: saying nothing
+is better than saying something untrue.
+
+Conditions, per kind:
+
+- ``similar_to_seen``: the cosine between the item and the user's item it names is at least
+  ``reason_min_similarity`` (content vectors) or ``reason_min_similarity_model`` (a CF model's item
+  vectors); both chosen from demo data (docs/benchmarks.md);
+- ``collaborative``: at least ``reason_min_coviewers`` other users engaged with the item and with one
+  of this user's items (counted in the model's training matrix), and the text says that, with the count;
+- ``interest_tag``: the tag is one of the user's current interests (tags of the items they liked,
+  shared, commented on or watched at least half of) and not a tag they removed from their profile;
+- ``trending``: at least :data:`TRENDING_MIN_VIEWERS` distinct viewers in the window;
+- ``new``: the item was added within ``fresh_days``; ``explore``: a new, little-seen item shown to
+  this user because their taste matches its content (rank/audience.py);
+- ``popular``: at least one viewer, with the real count;
+- ``moment``: the item has a key moment whose label has words (not just a time range); never alone.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,8 +34,15 @@ import numpy as np
 from mediarec.rank.catalog import Catalog, ItemTag
 from mediarec.rank.history import UserHistory
 from mediarec.rank.records import Reason
+from mediarec.users.interests import normalise_tag
 
 _INTEREST_SOURCES = 3  # user items named as where an interest came from
+TRENDING_MIN_VIEWERS = 3  # one or two recent viewers are not a trend
+# An interest needs engagement: a like, share or comment, or views adding up to half the item
+# (training weights: a view weighs its watch fraction, a like 2, a share 3, a comment 2).
+ENGAGED_WEIGHT = 0.5
+# A moment's label must say something: at least one word of three letters (not "0.0-6.0s").
+_WORDY = re.compile(r"[^\W\d_]{3,}")
 
 
 @dataclass(frozen=True)
@@ -38,21 +63,43 @@ class Interests:
         return found
 
 
-def user_interests(catalog: Catalog, history: UserHistory) -> Interests:
-    if not len(history.items) or not len(catalog.tag_index):
-        return Interests({}, tuple(history.recent.tolist()))
-    starts, ends = catalog.tag_indptr[history.items], catalog.tag_indptr[history.items + 1]
+def removed_tags(store: Any, user: str) -> frozenset[str]:
+    """Tags the user removed from their profile: no reason, interest or signal until added back."""
+    edits = store.profiles.edits(user)
+    return frozenset(edits.removed) if edits is not None else frozenset()
+
+
+def user_interests(
+    catalog: Catalog, history: UserHistory, removed: frozenset[str] = frozenset()
+) -> Interests:
+    """Tags of the items the user engaged with (:data:`ENGAGED_WEIGHT`), weighted by rarity.
+
+    ``removed``: tags the user removed from their profile, never an interest until added back. A
+    short sampling view (a quarter of a clip) is not an interest: it weighs under the threshold.
+    """
+    engaged = history.weights >= ENGAGED_WEIGHT
+    items, weights = history.items[engaged], history.weights[engaged]
+    kept = set(items.tolist())
+    recent = tuple(p for p in history.recent.tolist() if p in kept)
+    if not len(items) or not len(catalog.tag_index):
+        return Interests({}, recent)
+    starts, ends = catalog.tag_indptr[items], catalog.tag_indptr[items + 1]
     counts = ends - starts
     if not counts.sum():
-        return Interests({}, tuple(history.recent.tolist()))
+        return Interests({}, recent)
     tag_ids = np.concatenate([catalog.tag_index[a:b] for a, b in zip(starts, ends, strict=True)])
-    w = np.repeat(history.weights.astype(np.float64), counts)
+    w = np.repeat(weights.astype(np.float64), counts)
     summed = np.bincount(tag_ids, weights=w, minlength=len(catalog.tag_names))
     # Weighted by rarity: a tag every item carries says nothing about this user.
     score = summed * catalog.tag_rarity
     hit = np.flatnonzero(score > 0)
     return Interests(
-        {catalog.tag_names[k]: float(score[k]) for k in hit.tolist()}, tuple(history.recent.tolist())
+        {
+            catalog.tag_names[k]: float(score[k])
+            for k in hit.tolist()
+            if catalog.tag_names[k] not in removed and normalise_tag(catalog.tag_names[k]) not in removed
+        },
+        recent,
     )
 
 
@@ -111,16 +158,18 @@ def moment_reason(catalog: Catalog, pos: int, tag: str | None) -> Reason | None:
         chosen = next((m for m in moments if m.get("segment") in cited), chosen)
     start = float(chosen["start"])
     label = str(chosen.get("label", "")).strip()
+    if not _WORDY.search(label):
+        return None  # no label, or only a time range ("0.0-6.0s"): it says nothing about the content
     return Reason(
         "moment",
-        f"key moment at {_clock(start)}" + (f": {label}" if label else ""),
+        f"key moment at {_clock(start)}: {label}",
         {k: chosen[k] for k in ("segment", "start", "end", "label") if k in chosen},
     )
 
 
 @dataclass(frozen=True)
 class ExplainContext:
-    """Everything the reasons of one list may cite."""
+    """Everything the reasons of one list may cite, and the conditions they must meet."""
 
     catalog: Catalog
     interests: Interests
@@ -134,52 +183,101 @@ class ExplainContext:
     trending_viewers: np.ndarray
     trending_window_days: float
     viewers: np.ndarray  # training viewers per catalogue position (0 for items the model lacks)
+    coviewers: Mapping[int, int] = field(default_factory=dict)  # position -> users sharing an item
+    min_similarity: float = 0.0  # content space
+    min_similarity_model: float = 0.0  # the CF model's item space
+    min_coviewers: int = 1
+    fresh_days: float = 30.0
+    now: float = 0.0
+    explore_match: Mapping[int, float] = field(default_factory=dict)  # explored position -> taste match
+
+
+def _content_reason(ctx: ExplainContext, pos: int) -> Reason | None:
+    if pos not in ctx.content_anchors or ctx.content_vectors is None:
+        return None
+    anchor = ctx.content_anchors[pos]
+    sim = float(ctx.content_vectors[pos] @ ctx.content_vectors[anchor])
+    if sim < ctx.min_similarity:
+        return None
+    return similar_reason(ctx.catalog, anchor, sim, ctx.content_space)
+
+
+def _cf_reason(ctx: ExplainContext, pos: int) -> Reason | None:
+    found = ctx.cf_anchors.get(pos)
+    if found is not None and found[1] >= ctx.min_similarity_model:
+        return similar_reason(ctx.catalog, found[0], found[1], ctx.model_name)
+    shared = int(ctx.coviewers.get(pos, 0))
+    if shared < max(ctx.min_coviewers, 1):
+        return None
+    return Reason(
+        "collaborative",
+        f"also watched by {shared} viewers who watched what you watched ({ctx.model_name})",
+        {
+            "model": ctx.model_name,
+            "version": ctx.model_version,
+            "folded_in": ctx.folded_in,
+            "coviewers": shared,
+        },
+    )
+
+
+def _trending_reason(ctx: ExplainContext, pos: int) -> Reason | None:
+    return _trending(ctx, pos) if ctx.trending_viewers[pos] >= TRENDING_MIN_VIEWERS else None
+
+
+def _new_reason(ctx: ExplainContext, pos: int) -> Reason | None:
+    # New by when the item appeared (its first event, if older than the upload), not by the upload.
+    appeared = float(ctx.catalog.since[pos])
+    return _new(float(ctx.catalog.created[pos])) if (ctx.now - appeared) / 86400.0 <= ctx.fresh_days else None
 
 
 def explain(ctx: ExplainContext, pos: int, parts: Mapping[str, float], explored: bool) -> tuple[Reason, ...]:
+    """The reasons of one item: the strongest source whose condition holds, then detail.
+
+    Sources are tried from the largest contribution to the blended score down, so an item the
+    content source put in the list at a similarity below the threshold may still be explained by
+    its CF neighbour, its trend or its freshness, and by nothing when none of those holds.
+    """
     catalog = ctx.catalog
-    created = float(catalog.created[pos])
     reasons: list[Reason] = []
+    primary: str | None = None
     if explored:
         reasons.append(
             Reason(
                 "explore",
-                "new and little seen yet: shown so you can discover it",
-                {"created": created, "viewers": int(ctx.viewers[pos])},
+                "new and little seen yet: shown to a few viewers whose taste matches it",
+                {
+                    "created": float(catalog.created[pos]),
+                    "viewers": int(ctx.viewers[pos]),
+                    "taste_match": round(float(ctx.explore_match.get(pos, 0.0)), 4),
+                },
             )
         )
     else:
-        primary = max(parts, key=lambda k: parts[k]) if parts else "cf"
-        if primary == "content" and pos in ctx.content_anchors:
-            anchor = ctx.content_anchors[pos]
-            sim = 0.0
-            if ctx.content_vectors is not None:
-                sim = float(ctx.content_vectors[pos] @ ctx.content_vectors[anchor])
-            reasons.append(similar_reason(catalog, anchor, sim, ctx.content_space))
-        elif primary == "trending":
-            reasons.append(_trending(ctx, pos))
-        elif primary == "fresh":
-            reasons.append(_new(created))
-        elif pos in ctx.cf_anchors:
-            anchor, sim = ctx.cf_anchors[pos]
-            reasons.append(similar_reason(catalog, anchor, sim, ctx.model_name))
-        else:
-            reasons.append(
-                Reason(
-                    "collaborative",
-                    f"liked by viewers with your taste ({ctx.model_name})",
-                    {"model": ctx.model_name, "version": ctx.model_version, "folded_in": ctx.folded_in},
-                )
-            )
+        makers = {
+            "content": _content_reason,
+            "cf": _cf_reason,
+            "trending": _trending_reason,
+            "fresh": _new_reason,
+        }
+        order = sorted(parts, key=lambda k: -parts[k]) if parts else ["cf"]
+        for source in order:
+            made = makers[source](ctx, pos) if source in makers else None
+            if made is not None:
+                reasons.append(made)
+                primary = source
+                break
         # As a second reason, trending needs a few viewers: one recent viewer is not a trend.
-        if primary != "trending" and parts.get("trending", 0.0) > 0 and ctx.trending_viewers[pos] >= 3:
-            reasons.append(_trending(ctx, pos))
+        if primary != "trending" and parts.get("trending", 0.0) > 0:
+            extra = _trending_reason(ctx, pos)
+            if extra is not None:
+                reasons.append(extra)
     interest = interest_reason(catalog, pos, ctx.interests)
     if interest is not None:
         reasons.append(interest)
     moment = moment_reason(catalog, pos, interest.evidence["tag"] if interest else None)
-    if moment is not None:
-        reasons.append(moment)
+    if moment is not None and reasons:
+        reasons.append(moment)  # a moment says where to start, not why: never the only reason
     return tuple(reasons)
 
 
@@ -188,15 +286,20 @@ def _trending(ctx: ExplainContext, pos: int) -> Reason:
     days = ctx.trending_window_days
     return Reason(
         "trending",
-        f"trending: {viewers} viewer{'s' if viewers != 1 else ''} in the last {days:g} days of activity",
+        f"{viewers} viewer{'s' if viewers != 1 else ''} in the last {days:g} days of activity",
         {"viewers": viewers, "window_days": days},
     )
 
 
 def _new(created: float) -> Reason:
     when = time.strftime("%Y-%m-%d", time.gmtime(created))
-    return Reason("new", f"new: added {when}", {"created": created})
+    return Reason("new", f"added {when}", {"created": created})
 
 
-def popular_reason(viewers: int) -> Reason:
-    return Reason("popular", f"popular: {viewers} viewers", {"viewers": viewers})
+def popular_reason(viewers: int) -> Reason | None:
+    """The fallback's reason, with the real count; none for an item nobody engaged with."""
+    if viewers < 1:
+        return None
+    return Reason(
+        "popular", f"{viewers} viewer{'s' if viewers != 1 else ''} engaged with it", {"viewers": viewers}
+    )

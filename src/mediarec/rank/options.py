@@ -44,6 +44,19 @@ class RankOptions:
     explore_epsilon: float = 0.05  # chance that a slot (after the first) goes to a new, little-seen item
     explore_max_viewers: int = 3  # items with fewer training viewers than this may be explored
     seed: int = 42  # exploration draws are seeded by (seed, user): the same request, the same list
+    # -- new items' audience (rank/audience.py) --------------------------------------------------
+    new_item_share: float = 0.2  # a new, little-seen item may reach at most this share of users per
+    # period, the ones whose taste vector matches its content best; 1 turns the bound off
+    new_item_period_days: float = 7.0  # each period the next-best-matching share is offered it
+    new_item_min_match: float = 0.26  # centred cosine(user taste, item content) below this: never
+    # offered the new item by any source; where 90% of demo (user, unseen clip) pairs above it match
+    # the user's planted topic (bench/bench_reasons.py; 70% there, at 0.14, gave 55-67% on new clips)
+    # -- reasons (rank/explain.py): each kind is shown only when its condition holds ------------------
+    reason_min_similarity: float = 0.70  # "because you watched": content cosine at least this; where
+    # 99% of demo clip pairs at or above it share a topic (fused vectors; bench/bench_reasons.py)
+    reason_min_similarity_model: float = 0.84  # the same in a CF model's item space (demo ALS: 99%)
+    reason_min_coviewers: int = 2  # a collaborative reason ("also watched by"): at least this many users
+    # engaged with the item and with one of this user's items
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.mmr_lambda <= 1.0:
@@ -52,6 +65,10 @@ class RankOptions:
             raise ValueError(f"explore_epsilon must lie in [0, 1], got {self.explore_epsilon}")
         if self.candidates < 1 or self.mmr_pool < 1:
             raise ValueError("candidates and mmr_pool must be at least 1")
+        if not 0.0 < self.new_item_share <= 1.0:
+            raise ValueError(f"new_item_share must lie in (0, 1], got {self.new_item_share}")
+        if self.new_item_period_days <= 0:
+            raise ValueError("new_item_period_days must be positive")
         if self.max_per_creator < 0 or self.max_per_topic < 0:
             raise ValueError("caps must be 0 (off) or positive")
         for name in (*(f"weight_{s}" for s in SOURCES), "weight_cold", "freshness_boost"):

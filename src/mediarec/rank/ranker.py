@@ -6,6 +6,7 @@ folded user vectors); everything per user is read live from the store on each re
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mediarec.interactions import InteractionWeights
+from mediarec.rank.audience import AudienceCache, AudienceRule, audiences, eligible
 from mediarec.rank.blend import blend
 from mediarec.rank.candidates import (
     Source,
@@ -29,14 +31,14 @@ from mediarec.rank.candidates import (
 )
 from mediarec.rank.catalog import Catalog, CatalogCache
 from mediarec.rank.diversity import Caps, mmr
-from mediarec.rank.explain import ExplainContext, explain, popular_reason, user_interests
+from mediarec.rank.explain import ExplainContext, explain, popular_reason, removed_tags, user_interests
 from mediarec.rank.explore import explore_rng, explore_slots
 from mediarec.rank.filters import allowed_mask
 from mediarec.rank.foldin import FoldIn
 from mediarec.rank.freshness import freshness_bonus
 from mediarec.rank.history import UserHistory, load_history
 from mediarec.rank.options import SOURCES, RankOptions
-from mediarec.rank.records import RankResult, Reason, Recommendation
+from mediarec.rank.records import FALLBACK_POPULARITY, RankResult, Reason, Recommendation
 from mediarec.recommenders import Recommender
 
 if TYPE_CHECKING:
@@ -66,6 +68,7 @@ class ModelView:
     vectors: np.ndarray | None  # unit item vectors in catalogue order (dense models), zeros if absent
     sparse_unit: sp.csr_matrix | None  # unit item vectors in model order (sparse models)
     viewers: np.ndarray  # training viewers per catalogue position
+    seen_csc: sp.csc_matrix | None = None  # the training matrix by item: who engaged with what
 
 
 def _view(ref: ModelRef, catalog: Catalog) -> ModelView:
@@ -88,13 +91,15 @@ def _view(ref: ModelRef, catalog: Catalog) -> ModelView:
         vectors[cat_of_model[ok]] = dense[ok] / norms[ok, None]
     viewers = np.zeros(len(catalog), dtype=np.float32)
     viewers[cat_of_model[ok]] = ref.popularity[ok]
-    return ModelView(ref, FoldIn(model), model_of_cat, cat_of_model, vectors, sparse_unit, viewers)
+    seen = model.seen.tocsc() if model.seen is not None else None
+    return ModelView(ref, FoldIn(model), model_of_cat, cat_of_model, vectors, sparse_unit, viewers, seen)
 
 
 class Ranker:
     def __init__(self) -> None:
         self.catalogs = CatalogCache()
         self.trending = TrendingCache()
+        self.audience = AudienceCache()
         self._views: dict[tuple[Path, int], ModelView] = {}
         self._lock = threading.Lock()
 
@@ -144,6 +149,13 @@ class Ranker:
         trending = self.trending.get(
             store, catalog, options.trending_window_days, options.trending_half_life_days
         )
+        matches: dict[int, float] = {}
+        if options.new_item_share < 1.0:
+            # New, little-seen items reach only their audience this period (rank/audience.py).
+            blocked, matches = self._audience(
+                store, catalog, view, trending.viewers, history, user, weights, options, now
+            )
+            allowed = allowed & ~blocked
         sources, content_vectors, space = self._sources(
             catalog, view, history, allowed, cf, trending, options, now
         )
@@ -155,7 +167,7 @@ class Ranker:
             mixed.parts["content"][cold] += lift[cold]
             mixed.scores[cold] += lift[cold]
         scores = mixed.scores + freshness_bonus(
-            catalog.created[mixed.positions], now, options.freshness_boost, options.freshness_half_life_days
+            catalog.since[mixed.positions], now, options.freshness_boost, options.freshness_half_life_days
         )
         take = min(options.mmr_pool, len(scores))
         top = np.argsort(-scores, kind="stable")[:take]
@@ -178,7 +190,7 @@ class Ranker:
         anchors = self._cf_anchors(view, history, ranked)
         ctx = ExplainContext(
             catalog=catalog,
-            interests=user_interests(catalog, history),
+            interests=user_interests(catalog, history, removed_tags(store, user)),
             cf_anchors=anchors,
             content_anchors=next((s.anchors for s in sources if s.name == "content"), {}),
             content_vectors=content_vectors,
@@ -189,6 +201,13 @@ class Ranker:
             trending_viewers=trending.viewers,
             trending_window_days=trending.window_days,
             viewers=view.viewers,
+            coviewers=self._coviewers(view, history, ranked, user),
+            min_similarity=options.reason_min_similarity,
+            min_similarity_model=options.reason_min_similarity_model,
+            min_coviewers=options.reason_min_coviewers,
+            fresh_days=options.fresh_days,
+            now=now,
+            explore_match={p: matches.get(p, 0.0) for p in explored},
         )
         items = []
         for pos, score in zip(ranked, values, strict=True):
@@ -243,7 +262,7 @@ class Ranker:
         if o.weight_trending > 0:
             sources.append(trending_source(trending, allowed, o.candidates))
         if o.weight_fresh > 0:
-            sources.append(fresh_source(catalog.created, allowed, o.candidates, now, o.fresh_days))
+            sources.append(fresh_source(catalog.since, allowed, o.candidates, now, o.fresh_days))
         return sources, content_vectors, space
 
     @staticmethod
@@ -275,7 +294,7 @@ class Ranker:
     ) -> set[int]:
         if o.explore_epsilon <= 0 or not ranked:
             return set()
-        new = (now - catalog.created) / DAY <= o.fresh_days
+        new = (now - catalog.since) / DAY <= o.fresh_days
         pool = np.flatnonzero(allowed & new & (view.viewers < o.explore_max_viewers))
         slots = explore_slots(ranked, pool, n, o.explore_epsilon, explore_rng(o.seed, user))
         for slot, pos in sorted(slots):
@@ -286,6 +305,56 @@ class Ranker:
             values.insert(slot, value)
         del ranked[n:], values[n:]
         return {p for _, p in slots if p in ranked}
+
+    def _audience(
+        self,
+        store: Store,
+        catalog: Catalog,
+        view: ModelView,
+        live_viewers: np.ndarray,
+        history: UserHistory,
+        user: str,
+        weights: InteractionWeights,
+        o: RankOptions,
+        now: float,
+    ) -> tuple[np.ndarray, dict[int, float]]:
+        rule = AudienceRule(
+            o.new_item_share,
+            o.new_item_period_days,
+            o.new_item_min_match,
+            o.fresh_days,
+            o.explore_max_viewers,
+        )
+        viewers = np.maximum(view.viewers, live_viewers.astype(np.float32))
+        # Without content vectors no item can be matched: every new item gets the hashed audience.
+        if catalog.content is None:
+            found = audiences(np.zeros((0, 0)), catalog, viewers, rule, now)
+            return eligible(found, catalog, history, user, rule, now)
+        tastes, content = self.audience.tastes(store, catalog, weights)
+        found = audiences(tastes, catalog, viewers, rule, now, content)
+        return eligible(found, catalog, history, user, rule, now, content)
+
+    @staticmethod
+    def _coviewers(view: ModelView, history: UserHistory, ranked: list[int], user: str) -> dict[int, int]:
+        """Other users who engaged with each ranked item and with one of this user's items."""
+        seen = view.seen_csc
+        if seen is None or not len(history.items) or not ranked:
+            return {}
+        hist = view.model_of_cat[history.items]
+        hist = hist[hist >= 0]
+        if not len(hist):
+            return {}
+        peers = np.unique(seen[:, hist].indices)
+        own = view.ref.user_index.get(user)
+        if own is not None:
+            peers = peers[peers != own]
+        out = {}
+        for p in ranked:
+            m = int(view.model_of_cat[p])
+            if m >= 0:
+                col = seen.indices[seen.indptr[m] : seen.indptr[m + 1]]
+                out[p] = int(np.intersect1d(col, peers, assume_unique=False).size)
+        return out
 
     @staticmethod
     def _cf_anchors(view: ModelView, history: UserHistory, ranked: list[int]) -> dict[int, tuple[int, float]]:
@@ -315,7 +384,10 @@ class Ranker:
     @staticmethod
     def _popular(catalog: Catalog, view: ModelView, allowed: np.ndarray, n: int, caps: Caps) -> RankResult:
         """No model row, no events: the most-viewed allowed items, under the caps."""
-        pos, counts = top_allowed(view.viewers.astype(np.float32), allowed, max(n * 5, 50))
+        # Items nobody engaged with are not popular: they are left out rather than called so.
+        pos, counts = top_allowed(
+            view.viewers.astype(np.float32), allowed & (view.viewers > 0), max(n * 5, 50)
+        )
         picked, _ = mmr(
             counts,
             None,
@@ -326,9 +398,13 @@ class Ranker:
             caps,
         )
         items = []
+        top = max(float(view.viewers.max()) if len(view.viewers) else 0.0, 1.0)
         for k in picked:
             p, c = int(pos[k]), int(counts[k])
-            items.append(Ranker._rec(catalog, p, float(c), (popular_reason(c),)))
+            reason = popular_reason(c)
+            # Scored on 0..1 like a personal list: viewers over the catalogue's most viewed item's.
+            rec = Ranker._rec(catalog, p, c / top, (reason,) if reason else ())
+            items.append(dataclasses.replace(rec, fallback=FALLBACK_POPULARITY))
         return RankResult(items, fallback=True)
 
     @staticmethod

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+FALLBACK_POPULARITY = "popularity"  # Recommendation.fallback of the popular list
+
 
 @dataclass(frozen=True)
 class Reason:
@@ -13,7 +15,8 @@ class Reason:
     Kinds: ``similar_to_seen`` (an item the user engaged with: ``item_id``, ``title``),
     ``interest_tag`` (a tag of this item matching the user's interests, with the item's grounding
     evidence and the user's items it came from), ``moment`` (a key moment: ``start`` seconds),
-    ``collaborative``, ``trending``, ``new``, ``explore``, ``popular``, and ``similar_item`` from
+    ``collaborative``, ``trending``, ``new``, ``explore``, ``popular``, and ``similar_item`` (the
+    model's neighbours) or ``similar_content`` (content vectors, for an item nobody engaged with) from
     :meth:`MediaRec.similar`.
     """
 
@@ -33,6 +36,9 @@ class Recommendation:
     kind: str | None = None
     creator: str | None = None
     reasons: tuple[Reason, ...] = ()
+    # None for a personal pick; "popularity" when the model could not score the user and the item
+    # comes from the popular list (its score is then viewers / the most viewed item's, 0..1)
+    fallback: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +48,7 @@ class Recommendation:
             "kind": self.kind,
             "creator": self.creator,
             "reasons": [r.to_dict() for r in self.reasons],
+            "fallback": self.fallback,
         }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -58,38 +59,86 @@ def latest(home: str | Path, name: str) -> Recommender | None:
 
 def scrub_user(home: str | Path, user: str) -> int:
     """Remove one user's rows from every saved model (their factors and seen items); returns
-    how many model versions changed. Part of deleting a user: no derived artefact keeps them."""
+    how many model versions changed. Part of deleting a user: no derived artefact keeps them.
+
+    Each changed version is rewritten into a new folder that replaces the old one, and the old
+    files are deleted, not kept renamed. Leftovers of an interrupted save or scrub (``.tmp-*``,
+    ``.old-*``) that hold the user are deleted too; a ``.tmp-*`` younger than
+    :data:`IN_FLIGHT_SECONDS` may be a training run about to publish, which checks for deletions
+    itself (:meth:`mediarec.engine.MediaRec.train`), and is left to it.
+    """
     changed = 0
     root = models_root(home)
     if not root.is_dir():
         return 0
     for meta_path in root.glob("*/*/meta.json"):
         folder = meta_path.parent
-        meta = json.loads(meta_path.read_text())
-        with np.load(folder / "arrays.npz", allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        hit = np.flatnonzero(arrays["user_ids"] == user)
-        if hit.size == 0:
+        if folder.name.startswith("."):
+            if _holds(folder, {user}) and _is_debris(folder):
+                shutil.rmtree(folder, ignore_errors=True)
             continue
-        row = int(hit[0])
-        keep = np.ones(len(arrays["user_ids"]), dtype=bool)
-        keep[row] = False
-        arrays["user_ids"] = arrays["user_ids"][keep]
-        indptr = arrays["seen_indptr"]
-        lo, hi = int(indptr[row]), int(indptr[row + 1])
-        arrays["seen_data"] = np.delete(arrays["seen_data"], np.s_[lo:hi])
-        arrays["seen_indices"] = np.delete(arrays["seen_indices"], np.s_[lo:hi])
-        arrays["seen_indptr"] = np.concatenate([indptr[: row + 1], indptr[row + 2 :] - (hi - lo)])
-        for key in meta.get("user_arrays", []):
-            arrays[f"model_{key}"] = arrays[f"model_{key}"][keep]
-        meta["n_users"] = int(keep.sum())
-        tmp = folder.parent / f".tmp-{uuid.uuid4().hex}"
-        tmp.mkdir()
-        np.savez(tmp / "arrays.npz", **arrays)
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-        old = folder.parent / f".old-{uuid.uuid4().hex}"
-        os.rename(folder, old)
-        os.rename(tmp, folder)
-        shutil.rmtree(old)
-        changed += 1
+        if scrub_users(folder, {user}):
+            changed += 1
+    for stray in root.glob("*/.old-*"):
+        # A scrub that died between its two renames; the published folder is handled above.
+        if stray.is_dir() and not (stray / "meta.json").is_file():
+            shutil.rmtree(stray, ignore_errors=True)
     return changed
+
+
+# A temporary model folder this recent may belong to a run that is still writing it.
+IN_FLIGHT_SECONDS = 600.0
+
+
+def _is_debris(folder: Path) -> bool:
+    if folder.name.startswith(".old-"):
+        return True
+    try:
+        return time.time() - folder.stat().st_mtime > IN_FLIGHT_SECONDS
+    except FileNotFoundError:
+        return False
+
+
+def _holds(folder: Path, users: set[str]) -> bool:
+    try:
+        with np.load(folder / "arrays.npz", allow_pickle=False) as data:
+            return bool(np.isin(data["user_ids"], list(users)).any())
+    except (OSError, ValueError, KeyError):
+        return False  # half-written or foreign: nothing we can read, nothing we can scrub
+
+
+def model_users(folder: str | Path) -> np.ndarray:
+    """The user ids one saved version holds rows for."""
+    with np.load(Path(folder) / "arrays.npz", allow_pickle=False) as data:
+        return np.asarray(data["user_ids"])
+
+
+def scrub_users(folder: str | Path, users: set[str]) -> bool:
+    """Rewrite one saved version without the rows of ``users``; False when it held none of them."""
+    folder = Path(folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    with np.load(folder / "arrays.npz", allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    drop = np.isin(arrays["user_ids"], list(users))
+    if not drop.any():
+        return False
+    keep = ~drop
+    indptr = arrays["seen_indptr"]
+    counts = np.diff(indptr)
+    entries = np.repeat(keep, counts)  # one flag per stored seen entry, by its row
+    arrays["user_ids"] = arrays["user_ids"][keep]
+    arrays["seen_data"] = arrays["seen_data"][entries]
+    arrays["seen_indices"] = arrays["seen_indices"][entries]
+    arrays["seen_indptr"] = np.concatenate([[0], np.cumsum(counts[keep])]).astype(indptr.dtype)
+    for key in meta.get("user_arrays", []):
+        arrays[f"model_{key}"] = arrays[f"model_{key}"][keep]
+    meta["n_users"] = int(keep.sum())
+    tmp = folder.parent / f".tmp-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    np.savez(tmp / "arrays.npz", **arrays)
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+    old = folder.parent / f".old-{uuid.uuid4().hex}"
+    os.rename(folder, old)
+    os.rename(tmp, folder)
+    shutil.rmtree(old)
+    return True

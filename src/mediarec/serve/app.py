@@ -2,34 +2,43 @@
 
 Reads are plain ``def`` endpoints, so FastAPI runs them in its threadpool and each worker thread
 uses its own SQLite connection. Writes are ``async`` and go through one :class:`Writer` thread,
-so SQLite only ever sees a single writer and the event loop never blocks on a lock.
+so SQLite only ever sees a single writer and the event loop never blocks on a lock. A write whose
+client disconnects, or that waits in the queue past ``write_timeout``, is dropped before it runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib.resources
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Security
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.security import APIKeyHeader
+from pydantic import BeforeValidator
 
 from mediarec import __version__ as _version
-from mediarec import recommenders
+from mediarec import limits, recommenders
 from mediarec.engine import MediaRec, Recommendation, UnknownItemError
 from mediarec.llm.backends import LLMError, LLMOutputError
 from mediarec.recommenders import repository
 from mediarec.records import ITEM_KINDS, RecordError
-from mediarec.serve.auth import keys_match, resolve_api_key
+from mediarec.serve.auth import AttemptLimiter, keys_match, resolve_api_key
 from mediarec.serve.dashboard import install_dashboard
+from mediarec.serve.dashboard_auth import is_loopback
 from mediarec.serve.errors import MAX_BODY_BYTES, BodyLimit, CatchAll, install_error_handlers
 from mediarec.serve.models import (
     DeletedUserOut,
     ErrorOut,
     HealthOut,
     InteractionIn,
+    InteractionsBatch,
     InteractionsOut,
     ItemOut,
     ItemsBody,
@@ -47,11 +56,55 @@ from mediarec.users import NoHistoryError
 
 MAX_N = 1000
 MAX_PAGE = 1000
+MAX_OFFSET = 2**63 - 1  # SQLite's largest INTEGER
+MAX_FRESHNESS = 100.0
+WRITE_TIMEOUT = 30.0  # seconds a write may wait for the writer before it is dropped unmade
+
+T = TypeVar("T")
+log = logging.getLogger("mediarec.serve")
 
 _key_header = APIKeyHeader(
     name="X-API-Key",
     auto_error=False,
-    description="Needed for every write. The server prints where to find it when it starts.",
+    description="Needed for every write, and for reads when the server listens beyond loopback or the "
+    "read_key setting is set (the read key or the write key). The server prints where to find it.",
+)
+
+
+def _blank_is_none(value: Any) -> Any:
+    # `?kind=&model=` (empty) has always meant "not set"; the enums below must keep accepting it.
+    return None if value == "" else value
+
+
+# Enums in the schema, so clients (and fuzzers) see which values the server takes.
+if TYPE_CHECKING:
+    KindName = str
+    ModelName = str
+else:
+    KindName = Literal[ITEM_KINDS]
+    ModelName = Literal[tuple(recommenders.MODELS)]
+KindParam = Annotated[
+    KindName | None, BeforeValidator(_blank_is_none), Query(description="Only items of this kind.")
+]
+ModelParam = Annotated[
+    ModelName | None,
+    BeforeValidator(_blank_is_none),
+    Query(description="Model to serve from (default: the default_model setting)."),
+]
+
+# Swagger UI and ReDoc from the fastapi-offline package (the serve extra): /docs works offline.
+DOCS_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "redoc.standalone.js": "text/javascript",
+    "favicon.png": "image/png",
+}
+# The docs pages need inline scripts and styles (unlike the dashboard), but nothing they load may
+# come from elsewhere: ReDoc's footer would otherwise fetch its logo from a CDN.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 
 
@@ -69,11 +122,14 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     writer_queue: int = 1000,
     host: str | None = None,
+    write_timeout: float = WRITE_TIMEOUT,
 ) -> FastAPI:
     """Build the API over ``engine``; ``app.state.api_key_hint`` tells operators where the key is.
 
     ``host`` is the address the server listens on (default: the ``host`` setting); beyond
-    loopback, the dashboard asks for the API key before showing anything.
+    loopback, the dashboard asks for the API key before showing anything and every API read needs
+    the read key or the write key. ``write_timeout``: seconds a write may wait in the writer's
+    queue; one that waited longer is dropped unmade and answered 503.
     """
     store = engine.store  # opened here, once, rather than raced for by the first requests
     # Requests run on a thread pool, so concurrency comes from threads; the small matrix products of
@@ -83,6 +139,10 @@ def create_app(
     threadpool_limits(limits=1, user_api="blas")
     writer = Writer(store, maxsize=writer_queue)
     api_key, hint = resolve_api_key(engine.settings)
+    listen_host = host or engine.settings.host
+    read_key = engine.settings.read_key
+    reads_open = is_loopback(listen_host) and not read_key
+    limiter = AttemptLimiter()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -96,27 +156,75 @@ def create_app(
     app = FastAPI(
         title="mediarec",
         version=_version,
-        description="Recommendations for audio and video catalogues. Writes need the `X-API-Key` header.",
+        description="Recommendations for audio and video catalogues. Writes need the `X-API-Key` header; "
+        "so do reads when the server listens beyond loopback or has a read key.",
         lifespan=lifespan,
+        docs_url=None,  # served below from packaged files instead of a CDN
+        redoc_url=None,
     )
     app.state.engine = engine
     app.state.writer = writer
     app.state.api_key = api_key
     app.state.api_key_hint = hint
+    app.state.auth_limiter = limiter
+    app.state.reads_open = reads_open  # False: every API read needs X-API-Key too
     install_error_handlers(app)
     app.add_middleware(CatchAll)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
 
-    def require_key(key: str | None = Security(_key_header)) -> None:
-        if not keys_match(key, api_key):
-            reason = "missing" if not key else "wrong"
+    def check_key(request: Request, key: str | None, accepted: tuple[str, ...], need: str) -> None:
+        client = request.client.host if request.client else "unknown"
+        wait = limiter.retry_after(client)
+        if wait:
             raise HTTPException(
-                401,
-                # The hint names a server path, so it goes to the operator's console, not to clients.
-                f"{reason} X-API-Key header: writes need the server's API key "
-                "(`mediarec serve` prints where it is kept when it starts)",
-                headers={"WWW-Authenticate": "ApiKey"},
+                429,
+                f"too many wrong keys from this address; try again in {wait} s",
+                headers={"Retry-After": str(wait)},
             )
+        if any(expected and keys_match(key, expected) for expected in accepted):
+            return
+        if key:
+            limiter.failed(client)
+        reason = "missing" if not key else "wrong"
+        # The hint names a server path, so it goes to the operator's console, not to clients.
+        raise HTTPException(401, f"{reason} X-API-Key header: {need}", headers={"WWW-Authenticate": "ApiKey"})
+
+    def require_key(request: Request, key: str | None = Security(_key_header)) -> None:
+        check_key(
+            request,
+            key,
+            (api_key,),
+            "writes need the server's API key (`mediarec serve` prints where it is kept when it starts)",
+        )
+
+    def require_read(request: Request, key: str | None = Security(_key_header)) -> None:
+        if reads_open:
+            return
+        check_key(
+            request,
+            key,
+            (read_key, api_key),
+            "reads on this server need the read key (the read_key setting) or the write key",
+        )
+
+    async def write(request: Request, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the writer, dropped unmade if the client disconnects while it waits."""
+        work = asyncio.ensure_future(writer.execute(fn, *args, timeout=write_timeout))
+        gone = asyncio.ensure_future(_disconnected(request))
+        try:
+            await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            work.cancel()
+            raise
+        finally:
+            gone.cancel()
+        if not work.done():
+            work.cancel()  # Writer.execute cancels its queued job, so it never runs later
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+            log.info("client left before its write ran; dropped %s %s", request.method, request.url.path)
+            raise HTTPException(503, "the client disconnected before the write ran; it was not made")
+        return work.result()
 
     def model_name(model: str | None) -> str:
         name = model or engine.settings.default_model
@@ -130,9 +238,10 @@ def create_app(
         return kind or None
 
     writes = [Depends(require_key)]
+    reads = [Depends(require_read)]
 
     # -- reads -------------------------------------------------------------------------------
-    @app.get("/health", response_model=HealthOut, tags=["status"])
+    @app.get("/health", response_model=HealthOut, dependencies=reads, responses=_errors(401), tags=["status"])
     def health() -> dict[str, Any]:
         """Store counts and the latest saved version of each trained model."""
         counts = store.counts()
@@ -150,27 +259,42 @@ def create_app(
     @app.get(
         "/users/{user_id}/recommendations",
         response_model=RecommendationsOut,
-        responses=_errors(422),
+        dependencies=reads,
+        responses=_errors(401, 422),
         tags=["recommendations"],
     )
     def recommendations(
         user_id: str,
         n: int = Query(10, ge=1, le=MAX_N, description="How many items to return."),
         exclude_seen: bool = Query(True, description="Leave out items the user already interacted with."),
-        kind: str | None = Query(None, description=f"Only items of this kind: {', '.join(ITEM_KINDS)}."),
-        creator: str | None = Query(None, description="Only items by this creator."),
-        model: str | None = Query(
-            None, description="Model to serve from (default: the default_model setting)."
+        kind: KindParam = None,
+        creator: str | None = Query(
+            None, max_length=limits.MAX_FILTER_CHARS, description="Only items by this creator."
         ),
+        model: ModelParam = None,
         diversity: float | None = Query(
-            None, ge=0, le=1, description="MMR lambda: 1 ranks by relevance alone, lower favours variety."
+            None,
+            ge=0,
+            le=1,
+            allow_inf_nan=False,
+            description="MMR lambda: 1 ranks by relevance alone, lower favours variety.",
         ),
-        max_per_creator: int | None = Query(None, ge=0, description="At most this many items per creator."),
-        max_per_topic: int | None = Query(None, ge=0, description="At most this many items per topic."),
+        max_per_creator: int | None = Query(
+            None, ge=0, le=MAX_N, description="At most this many items per creator."
+        ),
+        max_per_topic: int | None = Query(
+            None, ge=0, le=MAX_N, description="At most this many items per topic."
+        ),
         explore: float | None = Query(
-            None, ge=0, le=1, description="Exploration rate: chance a slot goes to a new, little-seen item."
+            None,
+            ge=0,
+            le=1,
+            allow_inf_nan=False,
+            description="Exploration rate: chance a slot goes to a new, little-seen item.",
         ),
-        freshness: float | None = Query(None, ge=0, description="Score bonus of a brand-new item."),
+        freshness: float | None = Query(
+            None, ge=0, le=MAX_FRESHNESS, allow_inf_nan=False, description="Score bonus of a brand-new item."
+        ),
     ) -> dict[str, Any]:
         """Top-n items for a user, each with its reasons and their evidence.
 
@@ -206,20 +330,21 @@ def create_app(
     @app.get(
         "/items/{item_id}/similar",
         response_model=SimilarOut,
-        responses=_errors(404, 422, 503),
+        dependencies=reads,
+        responses=_errors(401, 404, 422, 503),
         tags=["recommendations"],
     )
     def similar(
         item_id: str,
         n: int = Query(10, ge=1, le=MAX_N),
-        model: str | None = Query(
-            None, description="Model to serve from (default: the default_model setting)."
-        ),
+        model: ModelParam = None,
     ) -> dict[str, Any]:
         """Items most like this one, according to the model."""
         name = model_name(model)
         if engine.loaded(name) is None:
-            raise HTTPException(503, f"no trained {name!r} model yet: run `mediarec train {name}` first")
+            raise HTTPException(
+                503, f"no trained {name!r} model yet: run `mediarec train --model {name}` first"
+            )
         try:
             recs = engine.similar(item_id, n=n, model=name)
         except UnknownItemError:
@@ -230,13 +355,23 @@ def create_app(
             ) from None
         return {"item_id": item_id, "model": name, "items": _recs(recs)}
 
-    @app.get("/items", response_model=ItemsPage, responses=_errors(422), tags=["catalogue"])
+    @app.get(
+        "/items",
+        response_model=ItemsPage,
+        dependencies=reads,
+        responses=_errors(401, 422),
+        tags=["catalogue"],
+    )
     def list_items(
         limit: int = Query(50, ge=1, le=MAX_PAGE),
-        offset: int = Query(0, ge=0),
-        kind: str | None = Query(None, description=f"Only items of this kind: {', '.join(ITEM_KINDS)}."),
-        creator: str | None = Query(None, description="Only items by this creator."),
-        q: str | None = Query(None, description="Only items whose title contains this text."),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
+        kind: KindParam = None,
+        creator: str | None = Query(
+            None, max_length=limits.MAX_FILTER_CHARS, description="Only items by this creator."
+        ),
+        q: str | None = Query(
+            None, max_length=limits.MAX_FILTER_CHARS, description="Only items whose title contains this text."
+        ),
     ) -> dict[str, Any]:
         """The catalogue, a page at a time, in the order items were first stored."""
         filters = {"kind": check_kind(kind), "creator": creator or None, "query": q or None}
@@ -244,7 +379,13 @@ def create_app(
         page = store.list_items(limit=limit, offset=offset, **filters)
         return {"total": total, "limit": limit, "offset": offset, "items": [i.to_dict() for i in page]}
 
-    @app.get("/items/{item_id}", response_model=ItemOut, responses=_errors(404), tags=["catalogue"])
+    @app.get(
+        "/items/{item_id}",
+        response_model=ItemOut,
+        dependencies=reads,
+        responses=_errors(401, 404),
+        tags=["catalogue"],
+    )
     def get_item(item_id: str) -> dict[str, Any]:
         item = store.get_item(item_id)
         if item is None:
@@ -259,7 +400,7 @@ def create_app(
         responses=_errors(401, 413, 422),
         tags=["catalogue"],
     )
-    async def add_items(body: ItemsBody) -> dict[str, Any]:
+    async def add_items(request: Request, body: ItemsBody) -> dict[str, Any]:
         """Add or update one item or a list of items, matched by ``id``."""
         posted = body if isinstance(body, list) else [body]
         records = []
@@ -269,7 +410,7 @@ def create_app(
             except RecordError as exc:
                 where = f"item {i} ({item.id!r})" if isinstance(body, list) else f"item {item.id!r}"
                 raise HTTPException(422, f"{where}: {exc}") from None
-        created = await writer.execute(engine.add_items, records)
+        created = await write(request, engine.add_items, records)
         return {"received": len(records), "created": created, "updated": len(records) - created}
 
     @app.post(
@@ -279,10 +420,10 @@ def create_app(
         responses=_errors(401, 413, 422),
         tags=["interactions"],
     )
-    async def add_interaction(event: InteractionIn) -> dict[str, Any]:
+    async def add_interaction(request: Request, event: InteractionIn) -> dict[str, Any]:
         """Record one event. An event on an item that is not in the catalogue is refused."""
         record = event.record(time.time())
-        inserted, rejected = await writer.execute(engine.add_events, [record])
+        inserted, rejected = await write(request, engine.add_events, [record])
         if rejected:
             raise HTTPException(422, f"{rejected[0][1]}; add the item with POST /items first")
         return {"inserted": inserted, "rejected": []}
@@ -294,7 +435,7 @@ def create_app(
         responses=_errors(401, 413, 422),
         tags=["interactions"],
     )
-    async def add_interactions(events: list[InteractionIn]) -> dict[str, Any]:
+    async def add_interactions(request: Request, events: InteractionsBatch) -> dict[str, Any]:
         """Record many events; valid ones are stored and each refused one is reported by position."""
         now = time.time()
         records, positions, rejected = [], [], []
@@ -304,7 +445,7 @@ def create_app(
                 positions.append(i)
             except RecordError as exc:
                 rejected.append((i, str(exc)))
-        inserted, refused = await writer.execute(engine.add_events, records) if records else (0, [])
+        inserted, refused = await write(request, engine.add_events, records) if records else (0, [])
         # The store numbers its refusals within the valid subset; map them back to the posted list.
         rejected += [(positions[pos], reason) for pos, reason in refused]
         rejected.sort()
@@ -317,13 +458,19 @@ def create_app(
         responses=_errors(401),
         tags=["users"],
     )
-    async def delete_user(user_id: str) -> dict[str, Any]:
+    async def delete_user(request: Request, user_id: str) -> dict[str, Any]:
         """Delete a user's events and remove them from every saved model. Deleting twice is harmless."""
-        result = await writer.execute(engine.delete_user, user_id)
+        result = await write(request, engine.delete_user, user_id)
         return {"user_id": user_id, **result}
 
     # -- taste profiles ----------------------------------------------------------------------
-    @app.get("/users/{user_id}/profile", response_model=ProfileOut, responses=_errors(404), tags=["users"])
+    @app.get(
+        "/users/{user_id}/profile",
+        response_model=ProfileOut,
+        dependencies=reads,
+        responses=_errors(401, 404),
+        tags=["users"],
+    )
     def get_profile(user_id: str) -> dict[str, Any]:
         """The user's taste profile: the newest generated version with the user's edits applied."""
         found = engine.profile(user_id)
@@ -340,11 +487,11 @@ def create_app(
         responses=_errors(401, 404, 422),
         tags=["users"],
     )
-    async def edit_profile(user_id: str, body: ProfileEditIn) -> dict[str, Any]:
+    async def edit_profile(request: Request, user_id: str, body: ProfileEditIn) -> dict[str, Any]:
         """Change the profile: your own text, tags to add or remove. Kept over every regeneration."""
         try:
-            found = await writer.execute(
-                engine.edit_profile, user_id, body.text, body.add_tags, body.remove_tags
+            found = await write(
+                request, engine.edit_profile, user_id, body.text, body.add_tags, body.remove_tags
             )
         except (UnknownUserError, ValueError) as exc:
             raise _profile_error(exc) from None
@@ -357,13 +504,13 @@ def create_app(
         responses=_errors(401, 404, 409, 502, 503),
         tags=["users"],
     )
-    async def regenerate_profile(user_id: str) -> dict[str, Any]:
+    async def regenerate_profile(request: Request, user_id: str) -> dict[str, Any]:
         """Write a new profile version from the user's history with the LLM; the user's edits stay.
         Takes tens of seconds with a local model on a CPU; other requests are served meanwhile."""
         try:
             # The LLM runs on a worker thread; only the short write goes through the writer.
             draft = await asyncio.to_thread(engine.draft_profile, user_id)
-            found = await writer.execute(engine.save_profile, draft)
+            found = await write(request, engine.save_profile, draft)
         except (UnknownUserError, ValueError, LLMError) as exc:
             raise _profile_error(exc) from None
         return found.to_dict()
@@ -375,13 +522,70 @@ def create_app(
         responses=_errors(401),
         tags=["users"],
     )
-    async def delete_profile(user_id: str) -> dict[str, Any]:
+    async def delete_profile(request: Request, user_id: str) -> dict[str, Any]:
         """Delete the profile only (every version and the edits); events and the user stay."""
-        result = await writer.execute(engine.delete_profile, user_id)
+        result = await write(request, engine.delete_profile, user_id)
         return {"user_id": user_id, **result}
 
-    install_dashboard(app, engine, host or engine.settings.host)
+    install_docs(app)
+    install_dashboard(app, engine, listen_host)
     return app
+
+
+def _with_csp(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = DOCS_CSP
+    return page
+
+
+async def _disconnected(request: Request) -> None:
+    """Return once the client has gone. The body is already read, so the next message the server
+    has for this request is ``http.disconnect`` (sent when the client closes, or once answered)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def install_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` with their scripts served by this server, not a CDN."""
+    title = f"{app.title} API"
+    static = "/docs/assets"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        page = get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=title,
+            swagger_js_url=f"{static}/swagger-ui-bundle.js",
+            swagger_css_url=f"{static}/swagger-ui.css",
+            swagger_favicon_url=f"{static}/favicon.png",
+            # Swagger UI would otherwise send the schema to validator.swagger.io for a badge.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+        return _with_csp(page)
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        page = get_redoc_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=title,
+            redoc_js_url=f"{static}/redoc.standalone.js",
+            redoc_favicon_url=f"{static}/favicon.png",
+            with_google_fonts=False,
+        )
+        return _with_csp(page)
+
+    @app.get(static + "/{name}", include_in_schema=False)
+    def asset(name: str) -> Response:
+        if name not in DOCS_ASSETS:
+            raise HTTPException(404, f"no docs asset {name!r}")
+        try:
+            folder = importlib.resources.files("fastapi_offline") / "static"
+        except ModuleNotFoundError:
+            raise HTTPException(
+                503, "the docs' scripts come from the fastapi-offline package: pip install 'mediarec[serve]'"
+            ) from None
+        return FileResponse(
+            str(folder / name), media_type=DOCS_ASSETS[name], headers={"Cache-Control": "max-age=86400"}
+        )
 
 
 def _profile_error(exc: Exception) -> HTTPException:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
 import jinja2
@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from mediarec import limits
 from mediarec.engine import MediaRec
 from mediarec.records import ITEM_KINDS
 from mediarec.serve import dashboard_pages as pages
@@ -59,18 +60,28 @@ def _templates() -> jinja2.Environment:
 def _when(ts: float | None) -> str:
     import time
 
-    return "" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    if ts is None:
+        return ""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    except (OverflowError, OSError, ValueError):
+        # Stored before timestamps were bounded (1e18, 1e308, NaN): say so rather than fail the page.
+        return "invalid time"
 
 
 class ProfileEdit(BaseModel):
-    user: str = Field(min_length=1, max_length=500)
-    text: str | None = Field(None, max_length=20_000)
-    add_tags: list[str] = Field(default_factory=list, max_length=100)
-    remove_tags: list[str] = Field(default_factory=list, max_length=100)
+    user: str = Field(min_length=1, max_length=limits.MAX_ID_CHARS)
+    text: str | None = Field(None, max_length=limits.MAX_PROFILE_TEXT_CHARS)
+    add_tags: list[Annotated[str, Field(max_length=limits.MAX_TAG_CHARS)]] = Field(
+        default_factory=list, max_length=limits.MAX_EDIT_TAGS
+    )
+    remove_tags: list[Annotated[str, Field(max_length=limits.MAX_TAG_CHARS)]] = Field(
+        default_factory=list, max_length=limits.MAX_EDIT_TAGS
+    )
 
 
 class UserRef(BaseModel):
-    user: str = Field(min_length=1, max_length=500)
+    user: str = Field(min_length=1, max_length=limits.MAX_ID_CHARS)
 
 
 def install_dashboard(app: FastAPI, engine: MediaRec, listen_host: str) -> None:
@@ -182,10 +193,19 @@ def _router(engine: MediaRec, access: Access, app: FastAPI) -> APIRouter:
     async def login(request: Request) -> Response:
         if not access.login_required:
             return RedirectResponse("/", status_code=303)
+        # Guessing is limited per client address (shared with the API's key checks): see AttemptLimiter.
+        limiter = app.state.auth_limiter
+        client = request.client.host if request.client else "unknown"
+        wait = limiter.retry_after(client)
+        if wait:
+            refused = _plain(429, f"too many wrong keys from this address; try again in {wait} s")
+            refused.headers["Retry-After"] = str(wait)
+            return refused
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         key = (form.get("key") or [""])[0]
         target = safe_next((form.get("next") or ["/"])[0])
         if not keys_match(key, app.state.api_key):
+            limiter.failed(client)
             return render(request, "login.html", "", status=401, next=target, failed=True)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(

@@ -337,16 +337,12 @@ def media_type(path: Path) -> str | None:
 def media_file(engine: MediaRec, item: StoredItem) -> Path | None:
     """The item's own media file, and only that: the local path in its ``uri``, when it exists and
     is named as audio or video. A ``uri`` is writable through the API, so without the second check
-    an item pointing at, say, the API key file would turn the player into a file reader."""
-    uri = item.uri or ""
-    if uri.startswith("file://"):
-        from urllib.parse import unquote, urlparse
+    an item pointing at, say, the API key file would turn the player into a file reader. A relative
+    ``uri`` is relative to the home (:mod:`mediarec.media.paths`), whatever the server's working folder."""
+    from mediarec.media.paths import real_path
 
-        uri = unquote(urlparse(uri).path)
-    if not uri or "://" in uri:
-        return None
-    path = Path(uri)
-    ok = path.is_absolute() and path.is_file() and media_type(path) is not None
+    path = real_path(item.uri, engine.home)
+    ok = path is not None and path.is_file() and media_type(path) is not None
     return path if ok else None
 
 
@@ -359,7 +355,12 @@ def keyframe_file(engine: MediaRec, item_id: str, index: int | None) -> Path | N
     shot = shots[len(shots) // 3] if index is None else (shots[index] if 0 <= index < len(shots) else None)
     if shot is None or not shot.get("keyframe_path"):
         return None
-    path = Path(str(shot["keyframe_path"])).resolve()
+    from mediarec.media.paths import real_path
+
+    found_path = real_path(str(shot["keyframe_path"]), engine.home)
+    if found_path is None:
+        return None
+    path = found_path.resolve()
     root = (engine.home / "media").resolve()
     return path if path.is_relative_to(root) and path.is_file() else None
 

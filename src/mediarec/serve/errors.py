@@ -14,11 +14,12 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mediarec.engine import UnknownItemError
 from mediarec.records import RecordError
-from mediarec.store.writer import WriterStopped
+from mediarec.store.writer import WriterStopped, WriteTimeout
 
 log = logging.getLogger("mediarec.serve")
 
@@ -68,7 +69,14 @@ def describe_validation(errors: Sequence[Any]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        message = str(exc.detail)
+        if exc.status_code == 405:
+            # Starlette's Allow names only the first route on the path; GET and POST /items are two.
+            allowed = allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
+        return error_response(exc.status_code, message, headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -85,6 +93,22 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WriterStopped)
     async def writer_stopped(request: Request, exc: WriterStopped) -> JSONResponse:
         return error_response(503, "the server is shutting down and takes no more writes; retry shortly")
+
+    @app.exception_handler(WriteTimeout)
+    async def write_timeout(request: Request, exc: WriteTimeout) -> JSONResponse:
+        return error_response(
+            503, f"the server is busy with other writes: {exc}; retry", headers={"Retry-After": "5"}
+        )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on this request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(route_methods)
+    return sorted(methods)
 
 
 class CatchAll:

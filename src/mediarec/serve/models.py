@@ -2,7 +2,8 @@
 
 Validation of meaning (kinds, event types, value ranges) stays in :mod:`mediarec.records`, so the
 API and the importers accept exactly the same data; these models check JSON types and say, in the
-schema, which values are allowed.
+schema, which values are allowed. Lengths come from :mod:`mediarec.limits` (records enforce them
+too), so a request beyond one is refused before any of it is processed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from mediarec import limits
 from mediarec.records import EVENT_TYPES, ITEM_KINDS, EventRecord, ItemRecord
 
 
@@ -30,7 +32,7 @@ class HealthOut(BaseModel):
 class ReasonOut(BaseModel):
     kind: str = Field(
         description="The rule behind the pick: similar_to_seen, interest_tag, moment, collaborative, "
-        "trending, new, explore, popular, similar_item."
+        "trending, new, explore, popular, similar_item, similar_content."
     )
     text: str = Field(description="A sentence to show next to the item.")
     evidence: dict[str, Any] = Field(
@@ -48,6 +50,11 @@ class RecommendationOut(BaseModel):
     kind: str | None
     creator: str | None
     reasons: list[ReasonOut]
+    fallback: str | None = Field(
+        None,
+        description='"popularity" when the model could not score the user and the item comes from the '
+        "popular list (score: viewers / the most viewed item's, 0..1); null for a personal pick.",
+    )
 
 
 class RecommendationsOut(BaseModel):
@@ -71,14 +78,22 @@ class SimilarOut(BaseModel):
 class ItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, description="Your id for the item; posting the same id again updates it.")
-    title: str = ""
+    id: str = Field(
+        min_length=1,
+        max_length=limits.MAX_ID_CHARS,
+        description="Your id for the item; posting the same id again updates it.",
+    )
+    title: str = Field("", max_length=limits.MAX_TITLE_CHARS)
     kind: str = Field("video", json_schema_extra={"enum": list(ITEM_KINDS)})
-    duration: float | None = Field(None, description="Length in seconds.")
-    uri: str | None = Field(None, description="File path or URL of the media.")
-    creator: str | None = None
+    duration: float | None = Field(None, ge=0, allow_inf_nan=False, description="Length in seconds.")
+    uri: str | None = Field(
+        None, max_length=limits.MAX_URI_CHARS, description="File path or URL of the media."
+    )
+    creator: str | None = Field(None, max_length=limits.MAX_CREATOR_CHARS)
     metadata: dict[str, Any] = Field(
-        default_factory=dict, description="Free-form attributes, merged on update."
+        default_factory=dict,
+        description=f"Free-form attributes, merged on update; at most {limits.MAX_METADATA_BYTES:,} bytes "
+        f"as JSON, and at most {limits.MAX_ITEM_TAGS:,} entries in `tags`.",
     )
 
     def record(self) -> ItemRecord:
@@ -100,7 +115,8 @@ def _one_or_many(value: Any) -> str:
 # A callable discriminator picks the branch from the JSON shape, so a bad field is reported once,
 # against the branch the client meant, instead of once per union member.
 ItemsBody = Annotated[
-    Annotated[ItemIn, Tag("item")] | Annotated[list[ItemIn], Tag("items")],
+    Annotated[ItemIn, Tag("item")]
+    | Annotated[list[ItemIn], Tag("items"), Field(max_length=limits.MAX_ITEMS_PER_POST)],
     Discriminator(_one_or_many),
 ]
 
@@ -132,18 +148,34 @@ class ItemsWritten(BaseModel):
 class InteractionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user: str = Field(min_length=1, description="Your id for the user; new users are created on first event.")
-    item: str = Field(min_length=1, description="Id of a stored item.")
+    user: str = Field(
+        min_length=1,
+        max_length=limits.MAX_ID_CHARS,
+        description="Your id for the user; new users are created on first event.",
+    )
+    item: str = Field(min_length=1, max_length=limits.MAX_ID_CHARS, description="Id of a stored item.")
     type: str = Field("view", json_schema_extra={"enum": list(EVENT_TYPES)})
     value: float | None = Field(
-        None, description="Watch fraction 0..1 for a view, the score for a rating; otherwise empty."
+        None,
+        allow_inf_nan=False,
+        description="Watch fraction 0..1 for a view, the score for a rating; otherwise empty.",
     )
-    timestamp: float | None = Field(None, description="Seconds since the epoch; empty means now.")
-    comment: str | None = None
+    timestamp: float | None = Field(
+        None,
+        allow_inf_nan=False,
+        description=f"Seconds since the epoch, from {limits.MIN_TIMESTAMP:.0f} up to (not including) "
+        f"{limits.MAX_TIMESTAMP:.0f} (2100-01-01); empty means now.",
+    )
+    comment: str | None = Field(None, max_length=limits.MAX_COMMENT_CHARS)
 
     def record(self, now: float) -> EventRecord:
         ts = now if self.timestamp is None else self.timestamp
         return EventRecord(self.user, self.item, self.type, self.value, ts, self.comment)
+
+
+InteractionsBatch = Annotated[list[InteractionIn], Field(max_length=limits.MAX_EVENTS_PER_BATCH)]
+
+_Tag = Annotated[str, Field(max_length=limits.MAX_TAG_CHARS)]
 
 
 class Rejection(BaseModel):
@@ -187,10 +219,18 @@ class ProfileEditIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str | None = Field(
-        None, description='Your own profile text (at most 80 words); "" goes back to the generated one.'
+        None,
+        max_length=limits.MAX_PROFILE_TEXT_CHARS,
+        description='Your own profile text (at most 80 words); "" goes back to the generated one.',
     )
-    add_tags: list[str] = Field(default_factory=list, description="Tags always shown, over regenerations.")
-    remove_tags: list[str] = Field(default_factory=list, description="Tags never shown again.")
+    add_tags: list[_Tag] = Field(
+        default_factory=list,
+        max_length=limits.MAX_EDIT_TAGS,
+        description="Tags always shown, over regenerations.",
+    )
+    remove_tags: list[_Tag] = Field(
+        default_factory=list, max_length=limits.MAX_EDIT_TAGS, description="Tags never shown again."
+    )
 
 
 class ProfileDeletedOut(BaseModel):

@@ -7,6 +7,7 @@ its writes through :class:`mediarec.store.writer.Writer` so that only one thread
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mediarec.pii import scrub_pii
 from mediarec.records import EventRecord, ItemRecord
 from mediarec.store.errors import StoreError
 from mediarec.store.features import FeatureTables
@@ -26,6 +28,8 @@ from mediarec.store.migrations import MIGRATIONS
 
 if TYPE_CHECKING:
     from mediarec.store.profiles import ProfileStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,9 @@ class Store(FeatureTables, ImportLog):
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=30000")
+            # Deleted rows are overwritten with zeros, not just unlinked, so a deleted user's text
+            # does not live on in free pages of the file (see delete_user).
+            conn.execute("PRAGMA secure_delete=ON")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -170,10 +177,18 @@ class Store(FeatureTables, ImportLog):
                 f"({len(MIGRATIONS)}); upgrade mediarec"
             )
         for number in range(version, len(MIGRATIONS)):
+            step = MIGRATIONS[number]
             with self.transaction() as tx:
-                for statement in _split_sql(MIGRATIONS[number]):
-                    tx.execute(statement)
+                if callable(step):  # a migration SQL cannot express (see store/migrations.py)
+                    step(tx, self.path)
+                else:
+                    for statement in _split_sql(step):
+                        tx.execute(statement)
                 tx.execute(f"PRAGMA user_version = {number + 1}")
+        if version < len(MIGRATIONS) and version > 0:
+            # A migration may have rewritten personal data (migration 7 scrubs old comments): the
+            # WAL must not keep the rows as they were.
+            self.checkpoint()
         return len(MIGRATIONS)
 
     @property
@@ -407,7 +422,9 @@ class Store(FeatureTables, ImportLog):
                 if iid is None:
                     rejected.append((pos, f"unknown item {r.item!r}"))
                     continue
-                rows.append((users[r.user], iid, r.type, r.value, r.ts, r.comment))
+                # Comments are kept without e-mail addresses and phone numbers, whoever wrote them in.
+                comment = scrub_pii(r.comment) if r.comment else r.comment
+                rows.append((users[r.user], iid, r.type, r.value, r.ts, comment))
             before = tx.total_changes
             tx.executemany(
                 "INSERT OR IGNORE INTO interactions (user_id, item_id, type, value, ts, comment) "
@@ -514,14 +531,89 @@ class Store(FeatureTables, ImportLog):
         return self.conn.execute("SELECT 1 FROM users WHERE external_id = ?", (user,)).fetchone() is not None
 
     def delete_user(self, user: str) -> int:
-        """Remove a user and (by cascade) their events and taste profile; returns events removed."""
+        """Remove a user and (by cascade) their events and taste profile; returns events removed.
+
+        The rows are zeroed in place (``secure_delete``) and the WAL is checkpointed and truncated
+        at once, so no byte of the user stays in the database files after this returns. A trigger
+        moves :meth:`deletion_stamp`, which running servers watch.
+        """
         with self.transaction() as tx:
             row = tx.execute("SELECT id FROM users WHERE external_id = ?", (user,)).fetchone()
             if row is None:
                 return 0
             n = tx.execute("SELECT count(*) FROM interactions WHERE user_id = ?", (row[0],)).fetchone()[0]
             tx.execute("DELETE FROM users WHERE id = ?", (row[0],))
+        if not self.checkpoint():
+            self._checkpoint_soon()
         return int(n)
+
+    def _checkpoint_soon(self, seconds: float = 120.0) -> None:
+        """Keep trying the checkpoint on a thread of its own (its own connection) until the
+        readers that held it back are done, so a deletion never waits in the WAL for long."""
+
+        def retry() -> None:
+            conn = sqlite3.connect(self.path, timeout=0.2, isolation_level=None)
+            try:
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    if not conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]:
+                        return
+                    time.sleep(0.5)
+                log.warning("%s-wal is still held by a reader; the next checkpoint empties it", self.path)
+            except sqlite3.Error as exc:
+                log.warning("checkpoint of %s failed: %s", self.path, exc)
+            finally:
+                conn.close()
+
+        threading.Thread(target=retry, name="mediarec-checkpoint", daemon=True).start()
+
+    def checkpoint(self, attempts: int = 5) -> bool:
+        """Copy the WAL into the database file and truncate it to zero bytes, so that older page
+        images (a deleted user's rows among them) do not wait there for a later checkpoint.
+
+        A reader in the middle of a query holds the checkpoint back; each try waits for it up to
+        0.2 s (not the usual busy timeout: the single writer must not stall behind a slow reader),
+        for about 1.3 s in all. Returns whether the WAL was emptied.
+        """
+        conn = self.conn
+        conn.execute("PRAGMA busy_timeout=200")
+        try:
+            for attempt in range(attempts):
+                busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                if not busy:
+                    return True
+                time.sleep(0.1 * (attempt + 1) / attempts)
+        finally:
+            conn.execute("PRAGMA busy_timeout=30000")
+        return False
+
+    def existing_users(self, external_ids: Iterable[str]) -> set[str]:
+        """Those of ``external_ids`` that are stored users."""
+        return set(self._id_map(self.conn, "users", list(external_ids)))
+
+    def deletion_stamp(self) -> int:
+        """Moves whenever a user is deleted, by any process; one indexed row, cheap to poll."""
+        row = self.conn.execute("SELECT value FROM store_stamps WHERE name = 'deletions'").fetchone()
+        return int(row[0]) if row else 0
+
+    def user_token(self, user: str) -> tuple[int, float] | None:
+        """(internal id, created) of the user, or None: which incarnation of the id this is.
+
+        Work that reads a user and writes something derived later (a profile, a cached LLM answer)
+        takes the token first and writes only if :meth:`user_alive` still finds the same one, so a
+        deletion in between wins, even when the id is used again by a new user at once.
+        """
+        row = self.conn.execute("SELECT id, created FROM users WHERE external_id = ?", (user,)).fetchone()
+        return (int(row[0]), float(row[1])) if row else None
+
+    @staticmethod
+    def user_alive(conn: sqlite3.Connection, user: str, token: tuple[int, float] | None) -> bool:
+        """Whether ``user`` still exists as the incarnation ``token`` names (see :meth:`user_token`);
+        pass the connection of a write transaction to keep the answer true until it commits."""
+        if token is None:
+            return False
+        row = conn.execute("SELECT id, created FROM users WHERE external_id = ?", (user,)).fetchone()
+        return row is not None and (int(row[0]), float(row[1])) == token
 
     @property
     def profiles(self) -> ProfileStore:

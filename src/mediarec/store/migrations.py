@@ -5,7 +5,27 @@ Never edit a migration that has shipped: append a new one.
 
 from __future__ import annotations
 
-MIGRATIONS: tuple[str, ...] = (
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from mediarec.pii import scrub_pii
+from mediarec.store.relocate import relocate_paths
+
+# A migration is SQL, or a function given the open transaction and the database file's path, for
+# changes SQL cannot express (paths resolved against the file system).
+Migration = str | Callable[[sqlite3.Connection, Path], None]
+
+
+def scrub_stored_comments(tx: sqlite3.Connection, path: Path) -> None:
+    """Comments (and refused import rows) stored before comments were scrubbed on the way in lose
+    their e-mail addresses and phone numbers now, so that the rule holds for every stored row."""
+    for table, column in (("interactions", "comment"), ("import_errors", "raw")):
+        rows = tx.execute(f"SELECT id, {column} FROM {table} WHERE {column} IS NOT NULL AND {column} != ''")
+        changed = [(clean, rid) for rid, text in rows if (clean := scrub_pii(text)) != text]
+        tx.executemany(f"UPDATE {table} SET {column} = ? WHERE id = ?", changed)
+
+MIGRATIONS: tuple[Migration, ...] = (
     # 1: catalogue, users, append-only events, versioned item features, import bookkeeping.
     """
     CREATE TABLE items (
@@ -178,4 +198,31 @@ MIGRATIONS: tuple[str, ...] = (
         DELETE FROM item_tags WHERE item_id = old.item_id AND source = 'llm';
     END;
     """,
+    # 4: store_stamps, small counters that other processes poll cheaply. 'deletions' moves with every
+    # deleted user (a trigger, so every delete path bumps it), which tells a running server that a
+    # `mediarec delete-user` elsewhere removed someone its in-memory model and caches still count.
+    """
+    CREATE TABLE store_stamps (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    INSERT INTO store_stamps (name, value) VALUES ('deletions', 0);
+
+    CREATE TRIGGER store_stamps_on_user_delete AFTER DELETE ON users BEGIN
+        UPDATE store_stamps SET value = value + 1 WHERE name = 'deletions';
+    END;
+    """,
+    # 5: who runs an import run (process id and host name), so that a run whose process is gone (killed,
+    # crashed, the machine restarted) can be marked 'interrupted' instead of staying 'running' forever.
+    """
+    ALTER TABLE import_runs ADD COLUMN pid INTEGER;
+    ALTER TABLE import_runs ADD COLUMN host TEXT;
+    """,
+    # 6: media and keyframe paths were stored as the ingesting command gave them, often relative to its
+    # working directory; from now on a path inside the home is stored relative to the home and any other
+    # path absolute (mediarec.media.paths). See relocate.py for how old rows are read.
+    relocate_paths,
+    # 7: comments are scrubbed before they are stored (Store.add_events); rows stored earlier are
+    # scrubbed once here.
+    scrub_stored_comments,
 )

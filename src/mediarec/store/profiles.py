@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mediarec.limits import MAX_KEPT_PROFILE_TAGS
 from mediarec.store.db import StoreError
 
 if TYPE_CHECKING:
@@ -97,12 +98,19 @@ class ProfileStore:
         model_id: str,
         prompt_version: str,
         input_hash: str,
+        token: tuple[int, float] | None = None,
     ) -> StoredProfile:
-        """Append a new version (1 for the first) and return it."""
+        """Append a new version (1 for the first) and return it.
+
+        ``token`` (:meth:`Store.user_token` when the history was read): refuse, as for an unknown
+        user, when the user was deleted meanwhile, even if the id exists again as someone new.
+        """
         now = time.time()
         payload = json.dumps(list(interests), ensure_ascii=False)
         with self._store.transaction() as tx:
             uid = self._user_id(tx, user)
+            if token is not None and not self._store.user_alive(tx, user, token):
+                raise UnknownUserError(user)
             version = tx.execute(
                 "SELECT coalesce(max(version), 0) + 1 FROM user_profiles WHERE user_id = ?", (uid,)
             ).fetchone()[0]
@@ -163,16 +171,21 @@ class ProfileStore:
                 "SELECT text, added_tags, removed_tags FROM user_profile_edits WHERE user_id = ?", (uid,)
             ).fetchone()
             current_text: str | None = row[0] if row else None
-            added: list[str] = json.loads(row[1]) if row else []
-            removed: list[str] = json.loads(row[2]) if row else []
+            # Insertion-ordered dicts: each tag costs O(1), where list scans made a long edit quadratic.
+            added = dict.fromkeys(json.loads(row[1]) if row else [])
+            removed = dict.fromkeys(json.loads(row[2]) if row else [])
             for tag in add_tags:
-                removed = [t for t in removed if t != tag]
-                if tag not in added:
-                    added.append(tag)
+                removed.pop(tag, None)
+                added[tag] = None
             for tag in remove_tags:
-                added = [t for t in added if t != tag]
-                if tag not in removed:
-                    removed.append(tag)
+                added.pop(tag, None)
+                removed[tag] = None
+            for name, kept in (("added", added), ("removed", removed)):
+                if len(kept) > MAX_KEPT_PROFILE_TAGS:
+                    raise ValueError(
+                        f"this edit would keep {len(kept)} {name} tags for the user; the limit is "
+                        f"{MAX_KEPT_PROFILE_TAGS}"
+                    )
             if text is not None:
                 current_text = text or None
             tx.execute(
@@ -180,7 +193,7 @@ class ProfileStore:
                    VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET text = excluded.text,
                    added_tags = excluded.added_tags, removed_tags = excluded.removed_tags,
                    updated = excluded.updated""",
-                (uid, current_text, json.dumps(added), json.dumps(removed), now),
+                (uid, current_text, json.dumps(list(added)), json.dumps(list(removed)), now),
             )
         return ProfileEdits(user, current_text, tuple(added), tuple(removed), now)
 

@@ -4,6 +4,11 @@ SQLite allows one writer at a time; funnelling writes through a single thread (a
 ``execute_write`` does) means they never wait on each other's locks and never block the event
 loop. The function runs on the writer thread, so a :class:`~mediarec.store.Store` it touches
 uses that thread's own connection.
+
+A write nobody waits for any more must not run later: one slow write would otherwise leave a
+backlog of abandoned ones that still hold up every client. A job whose caller was cancelled (the
+HTTP client disconnected) or whose deadline passed while it was queued is skipped, never started;
+one already running finishes, since its result is then the truth.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import concurrent.futures
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,11 +31,16 @@ class WriterStopped(RuntimeError):
     pass
 
 
+class WriteTimeout(RuntimeError):
+    """The write waited past its deadline for the writer and was dropped without running."""
+
+
 @dataclass
 class _Job:
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     future: concurrent.futures.Future[Any]
+    deadline: float | None = None  # time.monotonic() after which the job is skipped unstarted
 
 
 class Writer:
@@ -93,21 +104,45 @@ class Writer:
         self._after_put()
         return job.future
 
-    async def execute(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` on the writer thread and return its result (or raise its exception)."""
-        job = self._job(fn, args)
+    async def execute(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
+        """Run ``fn(*args)`` on the writer thread and return its result (or raise its exception).
+
+        With ``timeout``, a job not started within that many seconds is dropped and
+        :class:`WriteTimeout` raised. Cancelling the caller drops the job too, unless it started.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        job = self._job(fn, args, deadline)
         try:
             self._queue.put_nowait(job)
         except queue.Full:
             # A full queue must not stall the event loop: wait for room in a worker thread.
-            await asyncio.to_thread(self._queue.put, job)
+            try:
+                await asyncio.to_thread(self._queue.put, job, True, timeout)
+            except queue.Full:
+                raise WriteTimeout(self._late(timeout)) from None
         self._after_put()
-        return await asyncio.wrap_future(job.future)
+        result = asyncio.wrap_future(job.future)
+        try:
+            if deadline is None:
+                return await result
+            # Shielded: on timeout the job is cancelled below only if it has not started.
+            return await asyncio.wait_for(asyncio.shield(result), max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            if job.future.cancel():
+                raise WriteTimeout(self._late(timeout)) from None
+            return await result  # it started just in time: wait for the truth
+        except asyncio.CancelledError:
+            job.future.cancel()  # the caller gave up; a job not yet started never runs
+            raise
 
-    def _job(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> _Job:
+    @staticmethod
+    def _late(timeout: float | None) -> str:
+        return f"the write waited {timeout:g} s for the writer and was dropped without being made"
+
+    def _job(self, fn: Callable[..., Any], args: tuple[Any, ...], deadline: float | None = None) -> _Job:
         if not self.running:
             raise WriterStopped("the writer is not running")
-        return _Job(fn, args, concurrent.futures.Future())
+        return _Job(fn, args, concurrent.futures.Future(), deadline)
 
     def _after_put(self) -> None:
         # A job queued just as the thread ended would wait forever; whoever sees the thread gone
@@ -139,6 +174,11 @@ class Writer:
             job = self._queue.get()
             if job is None:
                 return
+            if job.deadline is not None and time.monotonic() > job.deadline:
+                # Nobody waits for it any more (the caller timed out): never start it late.
+                if job.future.set_running_or_notify_cancel():
+                    job.future.set_exception(WriteTimeout("the write waited past its deadline; not made"))
+                continue
             if not job.future.set_running_or_notify_cancel():
                 continue  # the caller gave up before the write started: skip it
             try:

@@ -198,7 +198,19 @@ class AudioExtractor(Extractor):
 
     def run(self, ctx: ItemContext) -> Feature:
         found = self.analyse(ctx.audio())
-        return self.feature(self.payload(found), found.embedding)
+        payload = self.payload(found)
+        short = ctx.audio_shortfall()
+        if short is None:
+            return self.feature(payload, found.embedding)
+        # Less than half of the soundtrack decoded (a damaged file): a few hundredths of a second
+        # (often the encoder's quiet priming) say nothing of the item, and what did not decode is not
+        # silence. Only the timeline, which names its times, is kept; no tags, scores or vector.
+        got, expected = (round(x, 3) for x in short)
+        payload |= {"tags": [], "partial": {"decoded_seconds": got, "expected_seconds": expected}}
+        for label in (SPEECH, MUSIC, SILENCE):
+            payload[f"{label.lower()}_score"] = payload[f"{label.lower()}_fraction"] = 0.0
+        payload["embedding"] = None
+        return self.feature(payload, None)
 
     # -- payload ------------------------------------------------------------------------------
 

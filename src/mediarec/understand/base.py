@@ -42,9 +42,12 @@ class ItemContext:
     title: str = ""
     description: str = ""
     work_dir: Path = Path(".")  # per-item folder in the data home (keyframe thumbnails)
+    home: Path = Path(".")  # the data home: stored paths are relative to it (mediarec.media.paths)
     features: dict[str, Feature] = field(default_factory=dict)
     max_audio_seconds: float = 4 * 3600.0  # decoded 16 kHz mono costs 230 MB per hour
     _audio: np.ndarray | None = None
+    _audio_seconds: float | None = None  # audio actually decoded (gap fill excluded), once audio() ran
+    _audio_expected: float = 0.0  # how long the header says the soundtrack is
 
     def audio(self) -> np.ndarray:
         """The whole soundtrack as 16 kHz mono float32 (empty when the file has none)."""
@@ -52,10 +55,25 @@ class ItemContext:
             if not self.info.has_audio:
                 self._audio = np.zeros(0, dtype=np.float32)
             else:
-                from mediarec.media import load_audio
+                from mediarec.media import AudioReport, load_audio
 
-                self._audio = load_audio(self.path, sample_rate=16000, max_seconds=self.max_audio_seconds)
+                report = AudioReport()
+                self._audio = load_audio(
+                    self.path, sample_rate=16000, max_seconds=self.max_audio_seconds, report=report
+                )
+                # Silence the decoder filled in for undecodable packets is not audio that was heard.
+                self._audio_seconds = max(report.seconds - report.filled_seconds, 0.0)
+                stated = report.stated_seconds or self.info.duration
+                self._audio_expected = min(stated, self.max_audio_seconds)
         return self._audio
+
+    def audio_shortfall(self, share: float = 0.5) -> tuple[float, float] | None:
+        """(decoded, expected) seconds when less than ``share`` of the soundtrack could be decoded (a
+        damaged file), else None. Stages must not take what is missing for silence."""
+        if self._audio_seconds is None:
+            return None
+        got, expected = self._audio_seconds, self._audio_expected
+        return (got, expected) if got < share * expected else None
 
     def require(self, stage: str) -> Feature:
         try:

@@ -39,5 +39,11 @@ class ShotsExtractor(Extractor):
         from mediarec.media import detect_shots, extract_keyframes
 
         shots = detect_shots(ctx.path, self.options.shots)
+        from mediarec.media.paths import stored_path
+
         shots = extract_keyframes(ctx.path, shots, ctx.work_dir / "keyframes", self.options.keyframes)
-        return self.feature({"fps": ctx.info.fps, "shots": [asdict(s) for s in shots]})
+        rows = [asdict(s) for s in shots]
+        for row in rows:  # relative to the home, so that the home can move (mediarec.media.paths)
+            if row.get("keyframe_path"):
+                row["keyframe_path"] = stored_path(row["keyframe_path"], ctx.home)
+        return self.feature({"fps": ctx.info.fps, "shots": rows})

@@ -18,7 +18,8 @@ Payload::
 
     language, language_probability   detected (or forced) language; None / 0.0 without speech
     is_speech     False when nothing was kept; then ``reason`` says why and segments/text are empty
-    reason        None | "no audio" | "silence" | "music" | "no speech detected"
+    reason        None | "no audio" | "silence" | "music" | "no speech detected" | "undecodable audio"
+                  (less than half of a damaged soundtrack decoded: no verdict on the rest)
     segments      [{"start", "end", "text", "no_speech_prob", "avg_logprob"}], seconds in the file
     text          the kept segments' text joined by spaces
     duration      seconds of decoded audio
@@ -134,10 +135,12 @@ class SpeechExtractor(Extractor):
     def run(self, ctx: ItemContext) -> Feature:
         audio = ctx.audio()
         duration = round(len(audio) / SAMPLE_RATE, 3)
+        # Most of a damaged soundtrack would not decode: what is missing is unknown, not silence.
+        damaged = ctx.audio_shortfall() is not None
         if len(audio) == 0:
-            return self.feature(_no_speech("no audio", duration))
+            return self.feature(_no_speech("undecodable audio" if damaged else "no audio", duration))
         if loudest_dbfs(audio) < self.options.silence_dbfs:
-            return self.feature(_no_speech("silence", duration))
+            return self.feature(_no_speech("undecodable audio" if damaged else "silence", duration))
         # The audio stage's tags never skip decoding (a long quiet file with a little talk is tagged
         # "Silence" overall); they only tighten the filter and name the reason when nothing is kept.
         top, speech_score, music_score = _audio_view(ctx.features.get("audio"))
@@ -145,6 +148,7 @@ class SpeechExtractor(Extractor):
         result = self.transcribe(audio, music=music_like and speech_score < self.options.speech_tag_min)
         if not result["segments"]:
             reason = "silence" if top in _SILENCE_TAGS else "music" if music_like else "no speech detected"
+            reason = "undecodable audio" if damaged else reason
             return self.feature(_no_speech(reason, duration, result["speech_seconds"]))
         return self.feature({**result, "is_speech": True, "reason": None, "duration": duration})
 

@@ -24,7 +24,7 @@ def describe(item: StoredItem | None, stages: dict[str, dict[str, Any]]) -> Iter
         if item.uri:
             yield f"  file: {item.uri}"
     if not stages:
-        yield "  nothing understood yet: run `mediarec ingest` on its file"
+        yield "  nothing understood yet: run `mediarec ingest FILE` on its file"
         return
     for stage, found in stages.items():
         p = found["payload"]

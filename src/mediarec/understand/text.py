@@ -1,9 +1,10 @@
 """Text embeddings: one vector per item from its title, description, transcript and on-screen text.
 
-The model is all-MiniLM-L6-v2 (a 6-layer BERT with mean pooling), run in NumPy straight from the
-kit's ``tokenizer.json`` and ``model.safetensors``: no torch, no transformers, and the same numbers
-as sentence-transformers to ~1e-6. :class:`MiniLM` is reusable on its own (the hybrid recommender
-embeds catalogue descriptions with it).
+The model is all-MiniLM-L6-v2 (a 6-layer BERT with mean pooling), run by onnxruntime from the
+kit's ``model.onnx`` (built from ``model.safetensors`` at ``models install`` time, see
+``mediarec.kit._minilm_onnx``) with word pieces from the kit's ``tokenizer.json``: no torch, no
+transformers, and the same vectors as sentence-transformers to ~1e-6 (``bench/bench_text_encoder.py``).
+:class:`MiniLM` is reusable on its own (the hybrid recommender embeds catalogue descriptions with it).
 
 The model reads at most 256 word pieces, so the item's text is assembled under that budget with
 the most telling fields first: the title and description (written by a person to say what the item
@@ -24,24 +25,28 @@ from mediarec.settings import Settings
 from mediarec.understand.base import Extractor, ExtractorError, Feature, ItemContext
 
 DIM = 384
+ONNX_FILE = "model.onnx"
 
 
 class MiniLM:
-    """A BERT sentence encoder (all-MiniLM-L6-v2 layout) in NumPy: ``encode(texts) -> (n, dim)``
-    float32, each row L2-normalised, so a dot product is a cosine similarity."""
+    """A sentence-transformers BERT encoder (all-MiniLM-L6-v2 layout) run by onnxruntime:
+    ``encode(texts) -> (n, dim)`` float32, each row L2-normalised, so a dot product is a cosine
+    similarity.
 
-    def __init__(self, folder: str | os.PathLike[str], batch_size: int = 32) -> None:
-        from safetensors.numpy import load_file
+    ``folder`` is the kit's ``minilm`` folder, or any sentence-transformers folder of this layout:
+    without a ``model.onnx`` the graph is built in memory from its ``model.safetensors`` (a few
+    seconds, and it needs the ``onnx`` package, as ``models install`` does)."""
+
+    def __init__(self, folder: str | os.PathLike[str], batch_size: int = 32, threads: int = 0) -> None:
         from tokenizers import Tokenizer
+
+        from mediarec.kit.onnx_session import onnx_session
 
         folder = Path(folder)
         config = json.loads((folder / "config.json").read_text())
         sbert = folder / "sentence_bert_config.json"
         window = json.loads(sbert.read_text()).get("max_seq_length") if sbert.is_file() else None
         self.max_tokens = int(window or 256)
-        self.layers = int(config["num_hidden_layers"])
-        self.heads = int(config["num_attention_heads"])
-        self.eps = float(config.get("layer_norm_eps", 1e-12))
         self.dim = int(config["hidden_size"])
         self.batch_size = batch_size
         # tokenizer.json ships truncation at 128 and padding fixed to 128: both are reset here, the
@@ -52,10 +57,12 @@ class MiniLM:
         self._counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._counter.no_truncation()
         self._counter.no_padding()
-        w = {k: v for k, v in load_file(str(folder / "model.safetensors")).items() if v.dtype == np.float32}
-        # Linear weights stored transposed and contiguous: one plain GEMM per projection.
-        linear = {k for k, v in w.items() if v.ndim == 2 and not k.startswith("embeddings.")}
-        self.w = {k: np.ascontiguousarray(v.T) if k in linear else v for k, v in w.items()}
+        graph: Path | bytes = folder / ONNX_FILE
+        if not (folder / ONNX_FILE).is_file():
+            from mediarec.kit._minilm_onnx import build
+
+            graph = build((folder / "model.safetensors").read_bytes(), (folder / "config.json").read_bytes())
+        self.session: Any = onnx_session(graph, threads)
 
     @classmethod
     def from_settings(cls, settings: Settings, batch_size: int = 32) -> MiniLM:
@@ -95,44 +102,11 @@ class MiniLM:
         return out
 
     def _forward(self, texts: list[str]) -> np.ndarray:
-        from scipy.special import erf
-
-        w = self.w
         enc = self.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in enc], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in enc], dtype=np.float32)
-        e = "embeddings."
-        x = w[e + "word_embeddings.weight"][ids] + w[e + "position_embeddings.weight"][: ids.shape[1]]
-        x = self._norm(x + w[e + "token_type_embeddings.weight"][0], e + "LayerNorm")
-        b, t, h = x.shape
-        hd = h // self.heads
-        bias = ((mask - 1.0) * 1e9)[:, None, None, :]  # padded keys get no attention
-
-        def split(y: np.ndarray) -> np.ndarray:
-            # Contiguous: NumPy's batched matmul falls back to a slow loop on strided operands.
-            return np.ascontiguousarray(y.reshape(b, t, self.heads, hd).transpose(0, 2, 1, 3))
-
-        for i in range(self.layers):
-            p = f"encoder.layer.{i}."
-            q, k, v = (split(self._lin(x, p + f"attention.self.{n}")) for n in ("query", "key", "value"))
-            a = q @ np.ascontiguousarray(k.transpose(0, 1, 3, 2)) / np.float32(np.sqrt(hd)) + bias
-            a = np.exp(a - a.max(-1, keepdims=True))
-            ctx = ((a / a.sum(-1, keepdims=True)) @ v).transpose(0, 2, 1, 3).reshape(b, t, h)
-            x = self._norm(self._lin(ctx, p + "attention.output.dense") + x, p + "attention.output.LayerNorm")
-            inner = self._lin(x, p + "intermediate.dense")
-            gelu = 0.5 * inner * (1.0 + erf(inner / np.float32(np.sqrt(2.0))))  # BERT's exact GELU
-            x = self._norm(self._lin(gelu, p + "output.dense") + x, p + "output.LayerNorm")
-        pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1.0)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
-
-    def _norm(self, x: np.ndarray, p: str) -> np.ndarray:
-        mu, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
-        return (x - mu) / np.sqrt(var + self.eps) * self.w[p + ".weight"] + self.w[p + ".bias"]
-
-    def _lin(self, x: np.ndarray, p: str) -> np.ndarray:
-        wt = self.w[p + ".weight"]  # (in, out), see __init__
-        return (x.reshape(-1, x.shape[-1]) @ wt).reshape(*x.shape[:-1], wt.shape[1]) + self.w[p + ".bias"]
+        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        (vectors,) = self.session.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})
+        return np.asarray(vectors, dtype=np.float32)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """What is on screen: ImageNet labels and a visual embedding per item, from the shots stage's keyframes.
 
-EfficientNet-Lite0 runs once per keyframe. Its class probabilities give readable tags; its pooled
-1280-d activations give the embedding. At item level both are averaged over keyframes weighted by
+EfficientNet-Lite0 runs once per keyframe, through onnxruntime (the kit builds the ONNX graph from
+the published PyTorch weights at ``models install`` time, see ``mediarec.kit._effnet_onnx``; torch
+is not needed). Its class probabilities give readable tags; its pooled 1280-d activations give the
+embedding. At item level both are averaged over keyframes weighted by
 shot duration, so a forty-second scene counts for more than a one-second cutaway.
 
 Keyframes come from the thumbnails the shots stage wrote (one decode per frame, dropped after its
@@ -24,6 +26,7 @@ import numpy as np
 
 from mediarec.kit import model_file
 from mediarec.media import MediaError, iter_frames
+from mediarec.media.paths import real_path
 from mediarec.settings import Settings
 from mediarec.understand.base import Extractor, ExtractorError, Feature, ItemContext
 
@@ -53,7 +56,7 @@ class VisionOptions:
     # Side of the centre square kept, as a fraction of the shorter side, before resizing: the model's
     # evaluation crop (224 of 256). 1.0 keeps the whole height of a landscape frame.
     crop_fraction: float = 0.875
-    threads: int = 0  # torch intra-op threads; 0 leaves the process's setting (the pipeline's share)
+    threads: int = 0  # onnxruntime intra-op threads; 0: $OMP_NUM_THREADS (the pipeline's share) or all cores
     max_keyframes: int = 0  # 0: every shot's keyframe; else at most this many, spread evenly in time
 
     def __post_init__(self) -> None:
@@ -85,7 +88,9 @@ def keyframes(ctx: ItemContext, limit: int = 0) -> list[Keyframe]:
     for position, s in enumerate(shots):
         start, end = float(s.get("start", 0.0)), float(s.get("end", 0.0))
         time = float(s.get("keyframe_time", (start + end) / 2))
-        path = s.get("keyframe_path") or None
+        # Stored relative to the home (mediarec.media.paths), so that a moved home still finds it.
+        found = real_path(s.get("keyframe_path") or None, ctx.home)
+        path = None if found is None else str(found)
         frames.append(Keyframe(int(s.get("index", position)), time, max(end - start, 0.0), path))
     if not frames:
         # No shot at all (a one-frame stream, a detector that gave up): the middle frame stands for it.
@@ -178,17 +183,15 @@ class VisionExtractor(Extractor):
     def _load(self) -> None:
         if self._model is not None:
             return
-        # Locate first: a missing kit is reported without paying for importing torch.
-        weights = model_file(MODEL, self.settings.home_path, self.settings)
-        import torch
-        from efficientnet_lite_pytorch import EfficientNet
+        from mediarec.kit.onnx_session import onnx_session
 
-        if self.options.threads:
-            torch.set_num_threads(self.options.threads)
-        model = EfficientNet.from_name(MODEL)
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
-        # Channels-last runs oneDNN's fast depthwise/pointwise kernels: 1.5-2x faster on CPU, same outputs.
-        model = model.eval().to(memory_format=torch.channels_last)
+        weights = model_file(MODEL, self.settings.home_path, self.settings)
+        graph: Path | bytes = weights
+        if weights.suffix == ".pth":  # a vision_model folder holding only the PyTorch weights
+            from mediarec.kit._effnet_onnx import build
+
+            graph = build(weights.read_bytes())
+        model = onnx_session(graph, self.options.threads)
         with Path(weights.parent / "imagenet_class_map.csv").open(newline="", encoding="utf-8") as fh:
             classes = [_short_name(row["display_name"]) for row in csv.DictReader(fh)]
         # A few short names repeat ("crane" the bird and the machine): their scores are summed, so a
@@ -200,8 +203,7 @@ class VisionExtractor(Extractor):
         self._merge = merge
         self._model = model
 
-    def _tensor(self, image: Image) -> Any:
-        import torch
+    def _tensor(self, image: Image) -> np.ndarray:
         from PIL import Image as PILImage
 
         side = min(image.size) * self.options.crop_fraction
@@ -211,19 +213,13 @@ class VisionExtractor(Extractor):
             (size, size), PILImage.Resampling.BICUBIC, box=(left, top, left + side, top + side)
         )
         x = (np.asarray(square, dtype=np.float32) - _PIXEL_MEAN) / _PIXEL_SCALE
-        return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+        return np.ascontiguousarray(x.transpose(2, 0, 1))
 
-    def _forward(self, batch: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-        """(named-class probabilities, pooled embeddings) for a batch of input tensors."""
-        import torch
-
-        with torch.inference_mode():
-            x = torch.stack(batch).contiguous(memory_format=torch.channels_last)
-            # One pass through the trunk serves both outputs; forward() would pool it again.
-            pooled = self._model.extract_features(x).mean(dim=(2, 3))
-            probs = torch.softmax(self._model._fc(pooled), dim=1)
+    def _forward(self, batch: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(named-class probabilities, pooled embeddings) for a batch of CHW input arrays."""
+        probs, pooled = self._model.run(["probabilities", "embedding"], {"pixels": np.stack(batch)})
         assert self._merge is not None
-        return probs.numpy() @ self._merge, pooled.numpy()
+        return np.asarray(probs) @ self._merge, np.asarray(pooled)
 
     def run(self, ctx: ItemContext) -> Feature:
         self._load()
@@ -233,7 +229,7 @@ class VisionExtractor(Extractor):
         label_sum = np.zeros(len(self._names), dtype=np.float64)
         embed_sum = np.zeros(EMBED_DIM, dtype=np.float64)
         per_frame: list[dict[str, Any]] = []
-        batch: list[Any] = []
+        batch: list[np.ndarray] = []
         batch_frames: list[Keyframe] = []
 
         def flush() -> None:

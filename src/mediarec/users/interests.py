@@ -182,5 +182,10 @@ def compute_interests(history: UserHistory, limit: int | None = 20) -> list[Inte
 def user_interests(
     store: Store, user: str, options: HistoryOptions | None = None, limit: int | None = 20
 ) -> list[Interest]:
-    """Deterministic interests of one stored user (no LLM)."""
-    return compute_interests(load_history(store, user, options), limit)
+    """Deterministic interests of one stored user (no LLM), without the tags they removed from
+    their profile: a removed tag is never an interest again until they add it back."""
+    edits = store.profiles.edits(user)
+    removed = set(edits.removed) if edits is not None else set()
+    found = compute_interests(load_history(store, user, options), None)
+    kept = [i for i in found if i.tag not in removed]
+    return kept[:limit] if limit is not None else kept

@@ -25,7 +25,9 @@ from typing import Any
 
 from mediarec.llm.items import TAG_PATTERN, clean_text, looks_like_instruction
 from mediarec.llm.scrub import DATA_RULE, as_data, scrub_pii, truncate
+from mediarec.pii import without_placeholders
 from mediarec.store.profiles import ProfileEdits, StoredProfile
+from mediarec.users.claims import check_claims, factual_sentence
 from mediarec.users.interests import (
     HistoryItem,
     HistoryOptions,
@@ -92,6 +94,9 @@ class ProfilePrompt:
     trusted: frozenset[str]  # word stems of honest input
     injected: frozenset[str]  # word stems found only in instruction-like comments
     min_interests: int
+    # What the facts check reads (users/claims.py): the history shown and the tags the user removed.
+    history: UserHistory | None = None
+    removed: frozenset[str] = frozenset()
 
     def cache_input(self) -> dict[str, Any]:
         return {"messages": self.messages, "schema": self.schema}
@@ -109,6 +114,8 @@ class ProfileDraft:
     input_hash: str
     attempts: int  # 0 when the answer came from the result cache
     seconds: float
+    # Store.user_token of the user whose history this was made from: saved only while it holds.
+    owner_token: tuple[int, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -198,8 +205,9 @@ def build_prompt(
     for item in shown:
         trusted |= _stems(item.title + " " + " ".join(item.tags))
         for raw in item.comments:
-            # Judged before scrubbing: the [email] placeholder would read as a bracketed command.
-            flagged = looks_like_instruction(clean_text(raw))
+            # Judged without scrubbing marks (the store keeps comments scrubbed): the [email]
+            # placeholder would read as a bracketed command.
+            flagged = looks_like_instruction(without_placeholders(clean_text(raw)))
             text = scrub_pii(clean_text(raw))
             if flagged:
                 flagged_text.append(text)  # left out of the prompt; its words are watched for
@@ -228,6 +236,8 @@ def build_prompt(
         trusted=frozenset(trusted),
         injected=injected,
         min_interests=minimum,
+        history=UserHistory(history.user, tuple(shown)),
+        removed=frozenset(gone),
     )
 
 
@@ -278,10 +288,11 @@ def repair_text(text: str, injected: frozenset[str]) -> str:
             continue
         seen.add(key)
         kept.append(sentence)
-    if len(kept) > 1 and not re.search(r"[.!?][\"')]*$", kept[-1]):
-        kept.pop()  # an unfinished tail: the answer ran into its length limit
+    if kept and not re.search(r"[.!?][\"')]*$", kept[-1]):
+        kept.pop()  # an unfinished tail, even when it is all there is: never a cut-off sentence
     out = _cut_words(" ".join(kept)).rstrip(" ,;:")
-    return out + "." if out and not re.search(r"[.!?][\"')]*$", out) else out
+    # _cut_words ends on a whole sentence when there is one; a bare run of words is not a profile.
+    return out if re.search(r"[.!?][\"')]*$", out) else ""
 
 
 def _dedupe_list(sentence: str) -> str:
@@ -297,7 +308,10 @@ def _dedupe_list(sentence: str) -> str:
         if key and key not in seen:
             seen.add(key)
             kept.append(part.strip())
-    return ", ".join(kept)
+    out = ", ".join(kept)
+    end = re.search(r"[.!?][\"')]*$", sentence.strip())
+    # The dropped repeat may have carried the full stop: the sentence still ends where it ended.
+    return out + end.group(0) if end and not re.search(r"[.!?][\"')]*$", out) else out
 
 
 def _weight(value: Any) -> float:
@@ -327,6 +341,19 @@ def repair_profile(obj: Any, prompt: ProfilePrompt) -> tuple[dict[str, Any], int
     scaled = [Interest(i.tag, round(i.weight / top, 3) if top > 0 else 1.0, i.source) for i in chosen]
     scaled.sort(key=lambda i: -i.weight)
     text = repair_text(str(raw.get("profile") or ""), prompt.injected)
+    if prompt.history is not None:
+        # Only facts: claims the history does not back are dropped (users/claims.py); when none is
+        # left, one sentence built from the computed interests stands in, if it passes the check.
+        current = [i.tag for i in prompt.allowed]
+        text = check_claims(text, prompt.history, current, prompt.removed).text
+        if not text:
+            # Only the interests the history backs on their own (a tag of a short view is not one).
+            backed = [
+                i.tag
+                for i in scaled
+                if check_claims(factual_sentence([i.tag]), prompt.history, current, prompt.removed).text
+            ]
+            text = check_claims(factual_sentence(backed), prompt.history, current, prompt.removed).text
     return {"profile": text, "interests": [i.to_dict() for i in scaled]}, from_model
 
 
@@ -336,7 +363,10 @@ def profile_problems(obj: Any, prompt: ProfilePrompt) -> list[str]:
 
     fixed, from_model = repair_profile(obj, prompt)
     problems = []
-    if not fixed["profile"]:
+    # An answer with nothing honest left is sent back; one whose claims the history does not back
+    # is not (the facts check keeps what is true, or one sentence from the interests).
+    raw_text = str(obj.get("profile") or "") if isinstance(obj, dict) else ""
+    if not fixed["profile"] or not repair_text(raw_text, prompt.injected):
         problems.append(
             "the profile text is empty (or only repeats words of comments that are not about taste)"
         )

@@ -1,0 +1,223 @@
+"""Who may be shown a new, little-seen item: a bounded audience chosen by taste, with no global state.
+
+A new item (added within ``fresh_days``, fewer than ``explore_max_viewers`` viewers) has no CF
+signal, so the fresh source, the freshness boost, exploration and a loose content match would
+otherwise push it into almost every list at once. Instead each such item gets an audience per
+period:
+
+- every user's *taste vector* is the weighted mean of the centred content vectors of their
+  positive items (the training weights), normalised; the item's match with a user is the cosine
+  between that vector and the item's centred content vector. Centred: the catalogue's mean content
+  vector is subtracted first, since what all items share (the same kind of title card, the same
+  narrating voice) says nothing about taste and otherwise puts every cosine near 0.5;
+- a user is never offered the item while their match is below ``new_item_min_match``;
+- in period ``k`` (``k = floor(item age / new_item_period_days)``) the item is offered to the users
+  whose match ranks ``k·S .. (k+1)·S − 1`` among all users, ``S = floor(new_item_share · users)``:
+  the best-matching share first, the next share in the next period, until the minimum match or
+  enough viewers ends it.
+
+The ranking is computed in one batch from the catalogue snapshot and all users' events and kept
+as two cosine bounds per item (the band of period ``k``). A request compares its user's *live*
+taste vector against that band, so any process holding the same snapshot decides alike without a
+shared counter, and a user whose events arrived after the batch is judged by their current taste.
+An item without a content vector cannot be matched; it falls back to an untargeted but still
+bounded audience: users whose deterministic hash of (user, item, period) falls below the share.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+
+from mediarec.interactions import InteractionWeights
+from mediarec.rank.catalog import Catalog
+from mediarec.rank.history import UserHistory
+
+if TYPE_CHECKING:
+    from mediarec.store import Store
+
+DAY = 86400.0
+# The batch reads every event; it is redone at most this often when events arrive (a minute of lag
+# only shifts which users sit at the edge of a band).
+REFRESH_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class AudienceRule:
+    share: float  # of all users, per period
+    period_days: float
+    min_match: float
+    fresh_days: float
+    max_viewers: int  # items with at least this many viewers are not new any more
+
+
+@dataclass(frozen=True)
+class Audiences:
+    """Per catalogue position of a new item: the cosine band its audience must fall in this period."""
+
+    users: int  # users counted (everyone with an event)
+    new: np.ndarray  # bool per position: a new, little-seen item, subject to an audience
+    high: np.ndarray  # float per position: exclusive upper bound (inf in the first period)
+    low: np.ndarray  # float per position: inclusive lower bound (inf: nobody left this period)
+    period: np.ndarray  # int per position
+
+
+def taste_vector(
+    content: np.ndarray, has: np.ndarray, items: np.ndarray, weights: np.ndarray
+) -> np.ndarray | None:
+    """The user's unit taste vector from their positive items with content; None without any."""
+    ok = has[items] if len(items) else np.zeros(0, dtype=bool)
+    if not ok.any():
+        return None
+    v = (weights[ok].astype(np.float64)[:, None] * content[items[ok]]).sum(axis=0)
+    norm = float(np.linalg.norm(v))
+    return (v / norm).astype(np.float32) if norm > 0 else None
+
+
+def centred(catalog: Catalog) -> np.ndarray:
+    """Content vectors minus the mean of those present, as unit rows (zeros where none)."""
+    assert catalog.content is not None
+    has = catalog.has_content
+    out = np.zeros_like(catalog.content)
+    if not has.any():
+        return out
+    shifted = catalog.content[has] - catalog.content[has].mean(axis=0)
+    norms = np.linalg.norm(shifted, axis=1)
+    norms[norms == 0] = 1.0
+    out[has] = shifted / norms[:, None]
+    return out
+
+
+def _hash_unit(user: str, item: str, period: int) -> float:
+    digest = hashlib.sha256(f"{user}\x00{item}\x00{period}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") / 2.0**64
+
+
+def new_items(catalog: Catalog, viewers: np.ndarray, rule: AudienceRule, now: float) -> np.ndarray:
+    age = (now - catalog.since) / DAY
+    return (age <= rule.fresh_days) & (viewers < rule.max_viewers)
+
+
+def all_tastes(
+    store: Store, catalog: Catalog, weights: InteractionWeights, content: np.ndarray
+) -> np.ndarray:
+    """Unit taste vectors (over ``content``, the centred vectors) of every user with a positive item
+    that has content (rows of zeros for users without), one row per user with any event."""
+    ev = store.event_columns()
+    if not len(ev.users):
+        return np.zeros((0, content.shape[1]), dtype=np.float32)
+    users, user_row = np.unique(ev.users, return_inverse=True)
+    pos = np.asarray([catalog.index.get(str(i), -1) for i in ev.items], dtype=np.int64)
+    w = weights.weigh(ev.types, ev.values)
+    keep = (pos >= 0) & (w > 0)
+    keep[keep] &= catalog.has_content[pos[keep]]
+    matrix = sp.csr_matrix((w[keep], (user_row[keep], pos[keep])), shape=(len(users), len(catalog)))
+    tastes = np.asarray(matrix @ content, dtype=np.float32)
+    norms = np.linalg.norm(tastes, axis=1)
+    tastes[norms > 0] /= norms[norms > 0, None]
+    return tastes
+
+
+def audiences(
+    tastes: np.ndarray,
+    catalog: Catalog,
+    viewers: np.ndarray,
+    rule: AudienceRule,
+    now: float,
+    content: np.ndarray | None = None,
+) -> Audiences:
+    """``content``: the centred vectors the tastes were made from (default: made here)."""
+    n_users = len(tastes)
+    n = len(catalog)
+    new = new_items(catalog, viewers, rule, now)
+    high = np.full(n, np.inf)
+    low = np.full(n, np.inf)
+    period = np.zeros(n, dtype=np.int64)
+    size = int(np.floor(rule.share * n_users + 1e-9))
+    matched = (
+        np.flatnonzero(new & catalog.has_content) if catalog.content is not None else np.zeros(0, np.int64)
+    )
+    if n_users and size and len(matched):
+        vectors = centred(catalog) if content is None else content
+        sims = tastes @ vectors[matched].T  # (users, new items); zero rows: no taste
+        has_taste = np.linalg.norm(tastes, axis=1) > 0
+        sims[~has_taste] = -np.inf
+        for j, p in enumerate(matched.tolist()):
+            k = int(max(now - catalog.since[p], 0.0) / DAY // rule.period_days)
+            period[p] = k
+            ranked = np.sort(sims[:, j])[::-1]
+            first, last = k * size, (k + 1) * size - 1
+            if first >= n_users:
+                continue  # every user has had their period: nobody is left
+            high[p] = np.inf if first == 0 else float(ranked[first - 1])
+            low[p] = max(float(ranked[min(last, n_users - 1)]), rule.min_match)
+    return Audiences(n_users, new, high, low, period)
+
+
+def eligible(
+    found: Audiences,
+    catalog: Catalog,
+    history: UserHistory,
+    user: str,
+    rule: AudienceRule,
+    now: float,
+    content: np.ndarray | None = None,
+) -> tuple[np.ndarray, dict[int, float]]:
+    """(bool mask over positions: new items this user may not be shown, {position: match} of the
+    new items they may be shown). ``content``: the centred vectors (default: made here)."""
+    blocked = found.new.copy()
+    matches: dict[int, float] = {}
+    if not found.new.any():
+        return blocked, matches
+    taste = None
+    if catalog.content is not None:
+        content = centred(catalog) if content is None else content
+        taste = taste_vector(content, catalog.has_content, history.items, history.weights)
+    for p in np.flatnonzero(found.new).tolist():
+        if content is not None and catalog.has_content[p]:
+            if taste is None:
+                continue
+            m = float(content[p] @ taste)
+            if found.low[p] <= m < found.high[p]:
+                blocked[p] = False
+                matches[p] = m
+        else:
+            # No content to match: an untargeted audience of the same size, fixed per period.
+            k = int(max(now - catalog.since[p], 0.0) / DAY // rule.period_days)
+            if _hash_unit(user, str(catalog.item_ids[p]), k) < rule.share:
+                blocked[p] = False
+    return blocked, matches
+
+
+class AudienceCache:
+    """The batch of taste vectors, recomputed when the catalogue changes, or at most every
+    :data:`REFRESH_SECONDS` when events arrived."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[int, int] | None = None
+        self._value: tuple[np.ndarray, np.ndarray] | None = None
+        self._at = 0.0
+
+    def tastes(
+        self, store: Store, catalog: Catalog, weights: InteractionWeights
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(every user's taste vector, the catalogue's centred content vectors)."""
+        newest = store.newest_event_id()
+        with self._lock:
+            fresh = time.monotonic() - self._at < REFRESH_SECONDS
+            if self._value is not None and self._key is not None and self._key[0] == id(catalog):
+                if self._key[1] == newest or fresh:
+                    return self._value
+                content = self._value[1]  # the same snapshot: its centred vectors still hold
+            else:
+                content = centred(catalog)
+            self._value = (all_tastes(store, catalog, weights, content), content)
+            self._key, self._at = (id(catalog), newest), time.monotonic()
+            return self._value

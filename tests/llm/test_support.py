@@ -1,0 +1,93 @@
+"""Support, not just citation: the encoder's topic veto, line coherence, keyframe label scores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mediarec.llm.coherence import flag_incoherent
+from mediarec.llm.evidence import collect_evidence
+from mediarec.llm.items import understand_item
+from mediarec.llm.topics import TopicSupport
+from tests.llm.hostile import ALL_CASES, COOKING
+from tests.llm.hostile_run import case_evidence
+from tests.llm.test_items import GOOD, FakeBackend, evidence_for
+
+
+def fake_embed(texts: list[str]) -> np.ndarray:
+    """A fake embedder: one axis per keyword, so similarity is keyword overlap."""
+    keys = ("pasta", "cooking", "football", "programming")
+    rows = np.array([[1.0 if k in t.lower() else 0.0 for k in keys] + [0.3] for t in texts])
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_topic_support_keeps_only_the_best_and_near_best_above_the_threshold() -> None:
+    ev = evidence_for("Fresh pasta", COOKING)  # "pasta" in the text: only cooking's axis... and pasta
+    support = TopicSupport(
+        fake_embed, threshold=0.1, margin=0.05, vocabulary=("cooking", "football", "programming")
+    )
+    sims = support.similarities(ev)
+    assert max(sims, key=sims.__getitem__) == "programming" or sims["cooking"] >= sims["football"]
+    kept = support.supported(ev)
+    assert all(sims[t] >= 0.1 and sims[t] >= max(sims.values()) - 0.05 for t in kept)
+    strict = TopicSupport(fake_embed, threshold=2.0, vocabulary=("cooking", "football"))
+    assert strict.supported(ev) == (), "nothing above the threshold: no topic (true or silent)"
+
+
+def test_a_topic_the_evidence_does_not_support_is_dropped(support: Any) -> None:
+    ev = evidence_for("Fresh pasta", COOKING)
+    assert "cooking" in support.supported(ev) and "programming" not in support.supported(ev)
+    answer = {
+        **GOOD,
+        "topics": [{"topic": "programming", "evidence": ["S1"]}, {"topic": "cooking", "evidence": ["S1"]}],
+    }
+    value = understand_item(FakeBackend([answer]), ev, support=support).value
+    assert value["topics"] == ["cooking"], "the model named programming; the evidence is a pasta lesson"
+
+
+def test_a_line_about_something_else_is_flagged_and_honest_lines_are_not(support: Any) -> None:
+    case = next(c for c in ALL_CASES if c.name == "speech_false_fact")
+    ev = case_evidence(case)
+    assert not any(p.flagged for p in ev.pieces), "the phrase detector does not see it"
+    flagged = [p.text for p in flag_incoherent(ev, support.embed).pieces if p.flagged]
+    assert flagged == [case.transcript[-1]]
+    honest = evidence_for("Fresh pasta", (*COOKING, "Serve the tagliatelle with butter and parmesan."))
+    assert not any(p.flagged for p in flag_incoherent(honest, support.embed).pieces)
+
+
+def test_low_scoring_keyframe_labels_are_not_evidence() -> None:
+    frames = [
+        {"time": 1.0, "labels": [{"name": "solar dish", "score": 0.40}, {"name": "wok", "score": 0.2}]},
+        {"time": 2.0, "labels": [{"name": "frying pan", "score": 0.81}]},
+    ]
+    ev = collect_evidence("x", "Fresh pasta", 10.0, {}, {"vision": {"keyframes": frames}})
+    shown = [p.text for p in ev.pieces if p.kind == "K"]
+    assert shown == ["picture shows: frying pan"], "0.40 'solar dish' on a kitchen is no evidence"
+
+
+def test_the_language_is_speech_recognitions_and_none_without_speech() -> None:
+    ev = evidence_for("Fresh pasta", COOKING)  # Whisper said "en"
+    assert understand_item(FakeBackend([{**GOOD, "language": "xx"}]), ev).value["language"] == "en"
+    silent = collect_evidence(
+        "x", "Fresh pasta", 10.0, {}, {"ocr": {"lines": [{"time": 1.0, "text": t} for t in COOKING]}}
+    )
+    answer = {
+        **GOOD,
+        "tags": [{"tag": t, "evidence": ["O1"]} for t in ("pasta", "flour", "eggs")]
+        + [{"tag": t, "evidence": ["O2"]} for t in ("dough", "smooth")],
+        "topics": [{"topic": "cooking", "evidence": ["O1"]}],
+        "moments": [],
+    }
+    assert understand_item(FakeBackend([answer]), silent).value["language"] is None
+
+
+def test_words_that_claim_what_the_media_holds_need_evidence() -> None:
+    from mediarec.llm.support import supported_description
+
+    ev = evidence_for(
+        "Pressing traps", ("The pressing trap starts when the winger closes the full back.",) * 3
+    )
+    # The fast model wrote this for a football drill with no music in it (sound tag: Speech).
+    said = "The winger closes the full back. The music is musical. The video is described as a."
+    assert supported_description(said, ev) == "The winger closes the full back."
