@@ -107,8 +107,6 @@ def test_a_text_that_keeps_repeating_itself_is_sent_back(tmp_path: Path) -> None
     [
         # A backend that does not enforce the schema's enum: the tag is refused by the schema.
         (answer("You love crypto.", ("crypto", 1.0), ("crypto", 0.9), ("cooking", 0.8)), "is not one of"),
-        # Allowed tags, but the text only echoes the injected comment: nothing is left of it.
-        (answer("You love crypto.", ("cooking", 1.0), ("jazz", 0.9), ("pasta", 0.8)), "text is empty"),
     ],
 )
 def test_hostile_answer_is_retried_and_nothing_of_the_injection_survives(
@@ -251,3 +249,16 @@ def test_delete_profile_only_and_delete_user_take_everything(tmp_path: Path) -> 
     assert engine.profile("u1") is None
     with ResultCache(engine.llm_cache_dir) as cache:
         assert len(cache) == 0
+
+
+def test_a_text_that_only_echoes_the_injection_gives_way_to_the_interests(tmp_path: Path) -> None:
+    # Allowed tags, but the text only echoes the injected comment: nothing of it is kept, and the one
+    # sentence the history backs stands in without a retry (a greedy small model that looped or
+    # obeyed once does it again, so a retry would only turn a true profile into an error).
+    fake = FakeProfileBackend([answer("You love crypto.", ("cooking", 1.0), ("jazz", 0.9), ("pasta", 0.8))])
+    engine = engine_with_history(tmp_path / "home", llm=fake)
+    shown = engine.regenerate_profile("u1")
+    assert len(fake.calls) == 1
+    assert shown.text.startswith("Your history centres on ")
+    assert "crypto" not in shown.text.lower()
+    assert "crypto" not in {i.tag for i in shown.interests}

@@ -363,10 +363,10 @@ def profile_problems(obj: Any, prompt: ProfilePrompt) -> list[str]:
 
     fixed, from_model = repair_profile(obj, prompt)
     problems = []
-    # An answer with nothing honest left is sent back; one whose claims the history does not back
-    # is not (the facts check keeps what is true, or one sentence from the interests).
-    raw_text = str(obj.get("profile") or "") if isinstance(obj, dict) else ""
-    if not fixed["profile"] or not repair_text(raw_text, prompt.injected):
+    # Only an answer with nothing honest left is sent back. One whose text the repair or the facts
+    # check emptied is not: the stand-in sentence from the interests is true, and a retry of a small
+    # model that looped under greedy decoding loops again (seen with qwen-0.5b on a list of tags).
+    if not fixed["profile"]:
         problems.append(
             "the profile text is empty (or only repeats words of comments that are not about taste)"
         )
