@@ -10,10 +10,28 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 
 from mediarec.engine import MediaRec
 from mediarec.serve import create_app
+
+# Settings a developer's shell may export; tests of the server's defaults must not inherit them.
+SETTINGS_ENV = (
+    "MEDIAREC_API_KEY",
+    "MEDIAREC_READ_KEY",
+    "MEDIAREC_STORE_URL",
+    "MEDIAREC_DEFAULT_MODEL",
+    "MEDIAREC_HOST",
+)
+
+
+@contextmanager
+def without_settings_env() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as mp:
+        for var in SETTINGS_ENV:
+            mp.delenv(var, raising=False)
+        yield
 
 
 @dataclass

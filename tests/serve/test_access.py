@@ -17,15 +17,8 @@ from mediarec.engine import MediaRec
 from mediarec.serve.auth import AttemptLimiter
 from mediarec.serve.dashboard import CSP
 from mediarec.settings import load_settings
-from tests.serve.helpers import Api, assert_error, serving
+from tests.serve.helpers import Api, assert_error, serving, without_settings_env
 
-_ENV = (
-    "MEDIAREC_API_KEY",
-    "MEDIAREC_READ_KEY",
-    "MEDIAREC_STORE_URL",
-    "MEDIAREC_DEFAULT_MODEL",
-    "MEDIAREC_HOST",
-)
 READS = [
     "/health",
     "/users/user-01/recommendations",
@@ -38,9 +31,7 @@ READS = [
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    with pytest.MonkeyPatch.context() as mp:
-        for var in _ENV:
-            mp.delenv(var, raising=False)
+    with without_settings_env():
         path = tmp_path_factory.mktemp("access") / "home"
         with MediaRec(path) as engine:
             load_rows(engine.store, demo.rows(), source="demo", fmt="demo")

@@ -19,22 +19,12 @@ from mediarec.datasets import demo
 from mediarec.datasets.loader import load_rows
 from mediarec.engine import MediaRec
 from mediarec.records import ITEM_KINDS
-from tests.serve.helpers import Api, assert_error, serving
-
-_ENV = (
-    "MEDIAREC_API_KEY",
-    "MEDIAREC_READ_KEY",
-    "MEDIAREC_STORE_URL",
-    "MEDIAREC_DEFAULT_MODEL",
-    "MEDIAREC_HOST",
-)
+from tests.serve.helpers import Api, assert_error, serving, without_settings_env
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    with pytest.MonkeyPatch.context() as mp:
-        for var in _ENV:
-            mp.delenv(var, raising=False)
+    with without_settings_env():
         engine = MediaRec(tmp_path_factory.mktemp("hardening") / "home")
     load_rows(engine.store, demo.rows(), source="demo", fmt="demo")
     with engine, serving(engine) as api:
