@@ -43,7 +43,33 @@ def test_a_topic_the_evidence_does_not_support_is_dropped(support: Any) -> None:
         "topics": [{"topic": "programming", "evidence": ["S1"]}, {"topic": "cooking", "evidence": ["S1"]}],
     }
     value = understand_item(FakeBackend([answer]), ev, support=support).value
-    assert value["topics"] == ["cooking"], "the model named programming; the evidence is a pasta lesson"
+    # "food" comes with "cooking" (a cooking video is a food video); "programming" never.
+    assert value["topics"] == ["cooking", "food"], "the model named programming; the evidence is pasta"
+
+
+def test_the_encoder_names_the_topic_when_the_model_names_a_wrong_one(support: Any) -> None:
+    ev = evidence_for("Fresh pasta", COOKING)
+    answer = {**GOOD, "topics": [{"topic": "programming", "evidence": ["S1"]}]}
+    result = understand_item(FakeBackend([answer]), ev, support=support)
+    assert result.value["topics"] == ["cooking", "food"]
+    assert "programming" not in result.value["tags"]
+
+
+def test_a_clip_with_nothing_but_a_title_and_silence_gets_no_topic(support: Any) -> None:
+    from mediarec.llm.topics import has_content
+
+    ev = collect_evidence("x", "Untitled clip", 30.0, {"creator": "Unknown"}, {"audio": {"tags": []}})
+    silent = evidence_for("Untitled clip", ())
+    for e in (ev, silent):
+        assert not has_content(e)
+        assert support.supported(e) == (), "a title alone names no topic (true or silent)"
+
+
+def test_cited_pieces_are_the_content_closest_to_the_topic(support: Any) -> None:
+    ev = evidence_for("Fresh pasta", COOKING)
+    cited = support.cite(ev, "cooking")
+    pieces = ev.by_id()
+    assert cited and all(pieces[c].kind in ("S", "O", "K", "A") for c in cited), cited
 
 
 def test_a_line_about_something_else_is_flagged_and_honest_lines_are_not(support: Any) -> None:
@@ -91,3 +117,29 @@ def test_words_that_claim_what_the_media_holds_need_evidence() -> None:
     # The fast model wrote this for a football drill with no music in it (sound tag: Speech).
     said = "The winger closes the full back. The music is musical. The video is described as a."
     assert supported_description(said, ev) == "The winger closes the full back."
+
+
+def test_sparse_evidence_is_described_with_fewer_true_tags(support: Any) -> None:
+    # A melody: a title and three sound labels. The small model repeats its one tag; rather than no
+    # description at all, the item keeps the true tag and a description made of it.
+    stages = {
+        "audio": {
+            "tags": [
+                {"name": "Music", "score": 0.51},
+                {"name": "Synthesizer", "score": 0.31},
+                {"name": "Silence", "score": 0.05},  # below the floor: not evidence
+            ]
+        }
+    }
+    ev = collect_evidence("x", "Evening melody", 30.0, {}, stages)
+    assert "Silence" not in ev.by_id()["A1"].text
+    answer = {
+        "description": "A calm evening melody played on a synthesizer for relaxing.",
+        "tags": [{"tag": "music", "evidence": ["A1"]}] * 5,
+        "topics": [{"topic": "music", "evidence": ["A1"]}],
+        "language": "en",
+        "moments": [],
+    }
+    result = understand_item(FakeBackend([answer, answer]), ev, support=support)
+    assert [t["tag"] for t in result.value["tags"] if t.get("source") != "topic"][:1] == ["music"]
+    assert result.value["description"].startswith("About music")

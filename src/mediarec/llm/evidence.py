@@ -153,6 +153,10 @@ class EvidenceOptions:
     max_keyframes: int = 12
     max_ocr_lines: int = 20
     max_audio_tags: int = 5
+    # Sounds whose clip-level score (YAMNet's mean probability over the clip) is below this are left
+    # out: on the 41 labelled clips the sounds that are absent or a short tail score at most 0.19
+    # ("Silence" 0.08 on a narrated recipe became the tag "silence"), those present at least 0.24.
+    min_audio_score: float = 0.2
     # ImageNet labels below this probability are left out: on frames outside ImageNet's world
     # (titles, diagrams, animation) the top labels are confident-sounding noise ("web site").
     # Chosen from the demo's stored scores (docs/benchmarks.md): all 180 top-3 labels of its 27
@@ -221,7 +225,11 @@ def collect_evidence(
         add("K", labels, float(frame["time"]), None, label="picture shows: ")
     for line in stages.get("ocr", {}).get("lines", [])[: o.max_ocr_lines]:
         add("O", line["text"], float(line["time"]), None, label="on screen: ")
-    tags = stages.get("audio", {}).get("tags", [])[: o.max_audio_tags]
+    tags = [
+        t
+        for t in stages.get("audio", {}).get("tags", [])[: o.max_audio_tags]
+        if float(t.get("score", 1.0)) >= o.min_audio_score
+    ]
     if tags:
         add("A", ", ".join(t["name"] for t in tags), label="sounds: ")
     return ItemEvidence(item_id, title, float(duration or 0.0), speech.get("language"), tuple(pieces))

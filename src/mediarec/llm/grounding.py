@@ -191,6 +191,10 @@ def _only(evidence: ItemEvidence, ids: set[str]) -> ItemEvidence:
 
 MIN_TAGS = 5  # tags stored per item, the topics counted in
 MIN_CONTENT_TAGS = 3  # of which at least this many name words of the evidence
+# How the problems of too few grounded tags and of a too short description begin: the last resort of
+# items.py accepts an answer whose only problems these are, for an item with sparse evidence.
+TOO_FEW_TAGS = "only "
+SHORT_DESCRIPTION = "the description has fewer than "
 
 
 def repair_item(
@@ -206,9 +210,9 @@ def repair_item(
     :func:`check_item`.
 
     The post-checks of :mod:`mediarec.llm.support` apply here too: citations of flagged pieces are
-    removed (a flagged line cites nothing); with ``support`` (the text encoder), a topic is kept
-    only when the evidence supports it (:class:`~mediarec.llm.topics.TopicSupport`; none is stored
-    when none of the model's is: the encoder alone picks the right topic too rarely to stand in); the
+    removed (a flagged line cites nothing); with ``support`` (the text encoder), the topics are the
+    ones the evidence supports (:class:`~mediarec.llm.topics.TopicSupport`, possibly none), citing
+    what the model cited when it named the same topic, else the pieces closest to the topic; the
     description loses a trailing list of topics and every clause with an unsupported word; moments
     without a real label go; the language is the one speech recognition detected, never the model's.
     """
@@ -248,15 +252,22 @@ def repair_item(
     # that a tag uses the words of its evidence, but it is a valid topic: move it there, under the
     # topic rules (from the list, citing trusted evidence), as long as there is room for it.
     topics: list[dict[str, Any]] = []
-    allowed = support.supported(evidence) if support is not None else TOPIC_VOCABULARY
-    for t in [*obj.get("topics", []), *as_topics]:
-        fresh = len(topics) < 3 and t["topic"] not in {u["topic"] for u in topics}
-        if (
-            fresh
-            and t["topic"] in allowed
-            and not check_item({"tags": [], "topics": [t], "moments": []}, evidence)
-        ):
-            topics.append(t)
+    named = [
+        t
+        for t in [*obj.get("topics", []), *as_topics]
+        if not check_item({"tags": [], "topics": [t], "moments": []}, evidence)
+    ]
+    if support is not None:
+        # The encoder decides the topics; the model's citation is kept where it named the same one.
+        cited = {t["topic"]: t for t in reversed(named)}
+        for topic in support.supported(evidence)[:3]:
+            entry = cited.get(topic) or {"topic": topic, "evidence": support.cite(evidence, topic)}
+            if not check_item({"tags": [], "topics": [entry], "moments": []}, evidence):
+                topics.append(entry)
+    else:
+        for t in named:
+            if len(topics) < 3 and t["topic"] not in {u["topic"] for u in topics}:
+                topics.append(t)
     out["topics"] = topics
     pieces = evidence.by_id()
     moments = []
@@ -329,7 +340,7 @@ def repaired_problems(
     if len(fixed["tags"]) < MIN_CONTENT_TAGS or total < MIN_TAGS:
         reasons = "; ".join(check_item({"tags": obj.get("tags", []), "moments": []}, evidence)) or "repeats"
         problems.append(
-            f"only {len(fixed['tags'])} grounded tags ({total} with the topics), at least "
+            f"{TOO_FEW_TAGS}{len(fixed['tags'])} grounded tags ({total} with the topics), at least "
             f"{MIN_CONTENT_TAGS} and {MIN_TAGS} with the topics needed "
             f"(dropped {', '.join(dropped) or 'none'}: {reasons})"
         )
@@ -367,7 +378,7 @@ def repaired_problems(
                     f"does not support are dropped ({', '.join(loose[:12])}): use the content's words"
                 )
             else:
-                problems.append(f"the description has fewer than {MIN_DESCRIPTION_WORDS} words")
+                problems.append(f"{SHORT_DESCRIPTION}{MIN_DESCRIPTION_WORDS} words")
     return problems
 
 

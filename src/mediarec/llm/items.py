@@ -34,6 +34,8 @@ from mediarec.llm.grounding import (  # noqa: F401
     MIN_CONTENT_TAGS,
     MIN_DESCRIPTION_WORDS,
     MIN_TAGS,
+    SHORT_DESCRIPTION,
+    TOO_FEW_TAGS,
     check_item,
     drop_leaks,
     ground_tags,
@@ -205,6 +207,14 @@ def understand_item(
     )
 
 
+def _sparse(evidence: ItemEvidence) -> bool:
+    """Whether the item's media offers fewer distinct words than the tags an answer needs."""
+    from mediarec.llm.grounding import _stems
+
+    media = " ".join(p.text.split(": ", 1)[-1] for p in evidence.pieces if p.kind != "M" and not p.flagged)
+    return len(_stems(media)) < MIN_TAGS
+
+
 def _tags_described(
     exc: Exception, backend: Any, evidence: ItemEvidence, support: TopicSupport | None, attempts: int
 ) -> ItemUnderstanding:
@@ -223,11 +233,17 @@ def _tags_described(
         obj = None
     if not isinstance(obj, dict) or schema_errors(obj, ITEM_SCHEMA):
         raise exc
-    names = [t["tag"] for t in repair_item(obj, evidence, support)["tags"]][:5]
-    if len(names) < MIN_DESCRIPTION_WORDS:
+    fixed = repair_item(obj, evidence, support)
+    names = list(dict.fromkeys([t["tag"] for t in fixed["tags"]] + [t["topic"] for t in fixed["topics"]]))[:5]
+    if not fixed["tags"]:
         raise exc
-    candidate = {**obj, "description": f"About {', '.join(names[:-1])} and {names[-1]}."}
-    if repaired_problems(candidate, evidence, support):
+    listed = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
+    candidate = {**obj, "description": f"About {listed}."}
+    problems = repaired_problems(candidate, evidence, support)
+    # Sparse evidence (a melody with three sound labels and a title) cannot carry the usual number
+    # of tags, and a small model then repeats the one it has: fewer true tags beat no description.
+    thin = all(p.startswith((TOO_FEW_TAGS, SHORT_DESCRIPTION)) for p in problems) and _sparse(evidence)
+    if problems and not thin:
         raise exc
     return ItemUnderstanding(
         ground_tags(repair_item(candidate, evidence, support), evidence),

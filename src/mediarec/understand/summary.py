@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from mediarec.llm.evidence import EvidenceOptions
 from mediarec.store import StoredItem
+
+_FLOORS = EvidenceOptions()  # the scores below which a label is not evidence
 
 
 def _clock(seconds: float) -> str:
@@ -13,8 +16,13 @@ def _clock(seconds: float) -> str:
     return f"{int(m)}:{s:04.1f}"
 
 
-def _tags(rows: list[dict[str, Any]], n: int = 5) -> str:
-    return ", ".join(f"{r['name']} ({r['score']:.2f})" for r in rows[:n]) or "none"
+def _tags(rows: list[dict[str, Any]], floor: float, n: int = 5) -> str:
+    """The confident labels only: below the floor the LLM does not use them as evidence either, and
+    shown they read as facts ("solar dish (0.40)" on a kitchen). ``--json`` keeps every score."""
+    sure = [r for r in rows if float(r.get("score", 0.0)) >= floor][:n]
+    if sure:
+        return ", ".join(f"{r['name']} ({r['score']:.2f})" for r in sure)
+    return f"none confident (of {len(rows)}, none scored {floor:.2f} or more)" if rows else "none"
 
 
 def describe(item: StoredItem | None, stages: dict[str, dict[str, Any]]) -> Iterator[str]:
@@ -48,13 +56,13 @@ def describe(item: StoredItem | None, stages: dict[str, dict[str, Any]]) -> Iter
             if len(segs) > 4:
                 yield f"    ... {len(segs) - 4} more"
         elif stage == "vision":
-            yield f"  visual tags: {_tags(p.get('labels', []))}"
+            yield f"  visual tags: {_tags(p.get('labels', []), _FLOORS.min_label_score)}"
         elif stage == "ocr":
             lines = [ln["text"] for ln in p.get("lines", [])]
             shown = " | ".join(dict.fromkeys(lines))[:200]
             yield f"  on-screen text: {shown or 'none'}"
         elif stage == "audio":
-            yield f"  audio tags: {_tags(p.get('tags', []))}"
+            yield f"  audio tags: {_tags(p.get('tags', []), _FLOORS.min_audio_score)}"
         elif stage in ("text", "fused"):
             yield f"  {stage} vector: {found['dim']} dims ({version})"
         elif stage == "llm" and "description" in p:
