@@ -143,3 +143,19 @@ def test_sparse_evidence_is_described_with_fewer_true_tags(support: Any) -> None
     result = understand_item(FakeBackend([answer, answer]), ev, support=support)
     assert [t["tag"] for t in result.value["tags"] if t.get("source") != "topic"][:1] == ["music"]
     assert result.value["description"].startswith("About music")
+    assert result.completion_tokens == 40, "the tokens of the two failed answers count (20 each)"
+
+
+def test_a_creator_name_is_no_tag_of_a_silent_clip() -> None:
+    from mediarec.llm.grounding import repair_item
+
+    stages = {"audio": {"tags": [{"name": "Silence", "score": 0.98}]}}
+    ev = collect_evidence("x", "Untitled clip", 30.0, {"creator": "Unknown"}, stages)
+    creator = next(p.id for p in ev.pieces if p.text.startswith("creator: "))
+    answer = {
+        "description": "Silence.",
+        "tags": [{"tag": "unknown", "evidence": [creator]}, {"tag": "silence", "evidence": ["A1"]}],
+        "topics": [],
+        "moments": [],
+    }
+    assert [t["tag"] for t in repair_item(answer, ev)["tags"]] == ["silence"]

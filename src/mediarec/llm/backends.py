@@ -69,9 +69,10 @@ class LLMOutputError(LLMError):
     """The model answered, but not with a valid object; ``reasons`` says why, ``raw`` is the text.
     Callers record it against the one item and go on with the next."""
 
-    def __init__(self, reasons: list[str], raw: str = "") -> None:
+    def __init__(self, reasons: list[str], raw: str = "", usage: Usage | None = None) -> None:
         self.reasons = list(reasons)
         self.raw = raw
+        self.usage = usage  # what the failed attempts cost, where known (throughput figures count it)
         super().__init__("; ".join(self.reasons) or "invalid output")
 
 

@@ -245,11 +245,14 @@ def _tags_described(
     thin = all(p.startswith((TOO_FEW_TAGS, SHORT_DESCRIPTION)) for p in problems) and _sparse(evidence)
     if problems and not thin:
         raise exc
+    from mediarec.llm.backends import Usage
+
+    spent = getattr(exc, "usage", None) or Usage()
     return ItemUnderstanding(
         ground_tags(repair_item(candidate, evidence, support), evidence),
         backend.model_id,
         PROMPT_VERSION,
         attempts,
-        0.0,
-        0,
+        spent.seconds,
+        spent.completion_tokens,
     )

@@ -168,4 +168,4 @@ def generate(
                 + "\nReply again with the corrected JSON object only.",
             },
         ]
-    raise LLMOutputError([f"after {retries + 1} attempts: {reasons[0]}", *reasons[1:]], raw)
+    raise LLMOutputError([f"after {retries + 1} attempts: {reasons[0]}", *reasons[1:]], raw, usage)

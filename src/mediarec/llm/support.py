@@ -82,11 +82,12 @@ def _common_stems() -> frozenset[str]:
 
 def content_pieces(evidence: ItemEvidence) -> list[str]:
     """The texts a stored word may come from: trusted content pieces (our labels off); the
-    uploader's metadata only when the item has no trusted speech or on-screen text."""
+    uploader's metadata only when the item has no trusted speech or on-screen text, and never the
+    creator's name (a silent clip by "Unknown" was tagged "unknown": a name says nothing of the item)."""
     trusted = [p for p in evidence.pieces if not p.flagged]
     content = [p for p in trusted if p.kind in CONTENT_KINDS]
     if not any(p.kind in ("S", "O") for p in content):
-        content = trusted
+        content = [p for p in trusted if not p.text.startswith("creator: ")]
     return [_LABEL.sub("", p.text) for p in content]
 
 
