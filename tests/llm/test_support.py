@@ -159,3 +159,11 @@ def test_a_creator_name_is_no_tag_of_a_silent_clip() -> None:
         "moments": [],
     }
     assert [t["tag"] for t in repair_item(answer, ev)["tags"]] == ["silence"]
+
+
+def test_a_stored_tag_points_only_at_pieces_that_contain_it() -> None:
+    from mediarec.llm.grounding import ground_tags
+
+    ev = evidence_for("Fresh pasta", COOKING)
+    stored = ground_tags({"tags": [{"tag": "flour", "evidence": ["M1", "S1"]}], "topics": []}, ev)
+    assert [e["id"] for e in stored["tags"][0]["evidence"]] == ["S1"], "the title has no flour in it"

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mediarec.llm.evidence import _WORD, ItemEvidence
+from mediarec.llm.evidence import _WORD, Evidence, ItemEvidence
 from mediarec.llm.item_schema import MAX_DESCRIPTION_WORDS, TOPIC_VOCABULARY
 
 if TYPE_CHECKING:
@@ -412,10 +412,20 @@ def ground_tags(obj: dict[str, Any], evidence: ItemEvidence) -> dict[str, Any]:
             "source": t.get("source", "content"),
             "evidence": [
                 {"id": e, "kind": pieces[e].kind, "text": pieces[e].text, "start": pieces[e].start}
-                for e in t["evidence"]
-                if e in pieces
+                for e in _pointing(t, pieces)
             ],
         }
         for t in _all_tags(obj)
     ]
     return out
+
+
+def _pointing(tag: dict[str, Any], pieces: dict[str, Evidence]) -> list[str]:
+    """The cited pieces that contain the tag's words: a model also cites neighbours ("flour" citing
+    the title "Fresh pasta from scratch"), and shown, such a citation points at nothing. A topic's
+    support is semantic, so its citations stay as they are."""
+    cited = [e for e in tag["evidence"] if e in pieces]
+    if tag.get("source") == "topic":
+        return cited
+    words = _stems(tag["tag"])
+    return [e for e in cited if words & _stems(pieces[e].text)] or cited
