@@ -36,7 +36,8 @@ ensure_apt() {
 install_mediarec() {
     local extras="$1"
     local apt=(espeak-ng)
-    [[ ",$extras," == *",dev,"* ]] && apt+=(chromium)
+    # postgresql: the tests start a throw-away cluster of their own (tests/pg_cluster.py), never a service.
+    [[ ",$extras," == *",dev,"* ]] && apt+=(chromium postgresql)
     ensure_apt "${apt[@]}"
     if [ ! -x "$VENV/bin/python" ]; then
         "$(pick_python)" -m venv "$VENV"

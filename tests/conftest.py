@@ -88,3 +88,16 @@ def fast_llm(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
     settings = Settings(home=str(tmp_path_factory.mktemp("llmhome")), kit_dir=kit)
     return backend_from_url("llama://qwen-0.5b", settings)
+
+# A throw-away PostgreSQL cluster (session) and a fresh database per test: tests/pg_cluster.py.
+from tests.pg_cluster import pg_cluster, pg_url  # noqa: E402, F401
+
+
+@pytest.fixture(scope="module")
+def ray_local() -> Any:
+    """A real local Ray instance (2 CPUs, no dashboard) for one test module, shut down after it; the
+    code under test finds it initialised and uses it. Skips when the ray extra is missing."""
+    ray = pytest.importorskip("ray", reason="needs the ray extra: pip install 'mediarec[ray]'")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()

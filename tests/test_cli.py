@@ -133,9 +133,14 @@ def test_evaluate_store_with_feature_models_and_cold_items(export: Path, tmp_pat
 def test_missing_path_and_unknown_store_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(main, ["--home", str(tmp_path), "import", str(tmp_path / "missing")])
     assert result.exit_code != 0 and "does not exist" in result.output
-    monkeypatch.setenv("MEDIAREC_STORE_URL", "postgresql://db/mediarec")
+    monkeypatch.setenv("MEDIAREC_STORE_URL", "mysql://db/mediarec")
     result = CliRunner().invoke(main, ["--home", str(tmp_path), "recommend", "u1"])
     assert result.exit_code != 0 and "not supported" in str(result.exception)
+    # A PostgreSQL store that cannot be reached says so (port 1: refused at once), password hidden.
+    monkeypatch.setenv("MEDIAREC_STORE_URL", "postgresql://me:secret@127.0.0.1:1/mediarec")
+    result = CliRunner().invoke(main, ["--home", str(tmp_path), "recommend", "u1"])
+    assert result.exit_code != 0 and "cannot open the store" in str(result.exception)
+    assert "secret" not in str(result.exception) and "***" in str(result.exception)
 
 
 @pytest.mark.heavy

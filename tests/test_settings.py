@@ -35,3 +35,26 @@ def test_reference_toml_and_docs_are_in_step_with_the_table() -> None:
     )
     docs = (REPO / "docs" / "settings.md").read_text()
     assert render_markdown_table() in docs, "regenerate the table in docs/settings.md"
+
+
+def test_models_dir_defaults_to_the_homes_models_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MEDIAREC_MODELS_DIR", raising=False)
+    assert load_settings(tmp_path).models_path == tmp_path / "models"
+    monkeypatch.setenv("MEDIAREC_MODELS_DIR", str(tmp_path / "shared"))
+    s = load_settings(tmp_path)
+    assert s.models_path == tmp_path / "shared" and s.model_check_seconds == 1.0
+
+
+def test_ray_address_and_workers_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MEDIAREC_RAY_ADDRESS", raising=False)
+    monkeypatch.delenv("MEDIAREC_RAY_WORKERS", raising=False)
+    s = load_settings(tmp_path)
+    assert s.ray_address == "" and s.ray_workers == 0, "no Ray unless asked for"
+    monkeypatch.setenv("MEDIAREC_RAY_ADDRESS", "ray://head:10001")
+    monkeypatch.setenv("MEDIAREC_RAY_WORKERS", "4")
+    s = load_settings(tmp_path)
+    assert s.ray_address == "ray://head:10001" and s.ray_workers == 4

@@ -41,7 +41,7 @@ def _engine(ctx: click.Context, create: bool = False) -> Any:
     from mediarec.engine import MediaRec
 
     if "engine" not in ctx.obj:
-        settings = load_settings(ctx.obj["home"])
+        settings = load_settings(ctx.obj["home"], store_url=ctx.obj.get("store_url"))
         if not create:
             _require_home(settings)
         ctx.obj["engine"] = ctx.with_resource(MediaRec(settings=settings))
@@ -52,6 +52,8 @@ def _require_home(settings: Any) -> None:
     home = settings.home_path
     url = settings.resolved_store_url
     missing = None
+    if not url.startswith("sqlite"):
+        return  # a database server's store: the server says whether it is there
     if not home.is_dir():
         missing = f"no data home at {home}"
     elif url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
@@ -108,13 +110,20 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
     envvar="MEDIAREC_PROGRESS",
     help="Draw progress bars on stderr (default: only when stderr is a terminal).",
 )
+@click.option(
+    "--store-url",
+    default=None,
+    help="Store URL: sqlite:///PATH or postgresql://user:pass@host/db (default: the store_url setting, "
+    "$MEDIAREC_STORE_URL, else <home>/mediarec.db).",
+)
 @click.version_option(package_name="mediarec")
 @click.pass_context
-def main(ctx: click.Context, home: Path | None, progress: bool | None) -> None:
+def main(ctx: click.Context, home: Path | None, progress: bool | None, store_url: str | None) -> None:
     """mediarec: a self-hosted recommendation engine for audio and video catalogues."""
     _sigterm_interrupts()
     ctx.ensure_object(dict)
     ctx.obj["home"] = home
+    ctx.obj["store_url"] = store_url
 
 
 @main.command("import", epilog="Example: mediarec import ../shared/data/movielens-latest-small")
@@ -617,9 +626,11 @@ def demo(ctx: click.Context, users: int) -> None:
 # Commands in their own modules, registered here so that `mediarec --help` lists them all.
 from mediarec.cli_eval import evaluate  # noqa: E402
 from mediarec.cli_items import items  # noqa: E402
+from mediarec.cli_store import store  # noqa: E402
 
 main.add_command(evaluate)
 main.add_command(items)
+main.add_command(store)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -6,10 +6,9 @@ Python user can do with it directly.
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from mediarec.rank import ModelRef, Ranker, RankOptions, RankResult, Reason, Rec
 from mediarec.rank.explain import popular_reason
 from mediarec.rank.records import FALLBACK_POPULARITY
 from mediarec.recommenders import Recommender, repository
+from mediarec.recommenders.live import LiveModels, LoadedModel
 from mediarec.records import EventRecord, ItemRecord, stored_item
 from mediarec.settings import Settings, load_settings
 from mediarec.store import Store, StoredItem
@@ -47,14 +47,7 @@ class UnknownItemError(KeyError):
         return f"unknown item {self.args[0]!r}"
 
 
-@dataclass(frozen=True)
-class _Loaded:
-    path: Path
-    model: Recommender
-    user_index: dict[str, int]
-    item_index: dict[str, int]
-    popularity: np.ndarray  # training users per item: the fallback ranking
-    ident: tuple[int, int]  # the folder's inode and change time: a scrub replaces the folder
+_Loaded = LoadedModel  # the served version of a model: recommenders/live.py
 
 
 class MediaRec:
@@ -70,10 +63,12 @@ class MediaRec:
         self.home = self.settings.home_path
         self.home.mkdir(parents=True, exist_ok=True)
         self._store: Store | None = None
-        self._models: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
         self._llm = llm
         self._ranker = Ranker()
+        # The newest saved version of each model, looked for every model_check_seconds, so a
+        # version trained by another process or machine is served without a restart.
+        self._live = LiveModels(self.models_dir, self.settings.model_check_seconds, self._warm)
         self._deletions: int | None = None  # the store's deletion stamp the loaded state matches
 
     @property
@@ -83,6 +78,11 @@ class MediaRec:
                 self.settings.resolved_store_url, batch_size=self.settings.import_batch_size
             )
         return self._store
+
+    @property
+    def models_dir(self) -> Path:
+        """Where trained versions live: the ``models_dir`` setting, else ``<home>/models``."""
+        return self.settings.models_path
 
     def close(self) -> None:
         if self._store is not None:
@@ -154,7 +154,14 @@ class MediaRec:
         from mediarec.llm.backends import backend_from_url
         from mediarec.llm.cache import ResultCache
         from mediarec.llm.describe import describe_items
+        from mediarec.ray_cluster import ray_enabled
 
+        if ray_enabled(self.settings):  # the LLM runs in Ray actors; this process loads no model
+            from mediarec.llm.describe_ray import describe_on_ray
+
+            llm: Any = llm_url(model) if model else (self._llm or self.settings.llm_url)
+            with ResultCache(self.llm_cache_dir) as cache:
+                return describe_on_ray(self.store, self.settings, llm, items, options, cache, progress)
         backend = backend_from_url(llm_url(model), self.settings) if model else self.llm_backend()
         embed = None
         if options is None or options.embed:
@@ -227,7 +234,7 @@ class MediaRec:
                 raise ValueError(f"model {name!r} needs item vectors; run `mediarec ingest PATH` first")
             features = align(found, data.item_ids)
         fitted = created.fit(data, item_features=features)
-        path = repository.save(fitted, self.home, name)
+        path = repository.save(fitted, self.home, name, root=self.models_dir)
         if self.store.deletion_stamp() != deletions:
             # Someone was deleted while this model trained (by another process, say): their rows
             # may be in it, and the deletion's own scrub may have run before it was saved.
@@ -236,6 +243,7 @@ class MediaRec:
             if gone:
                 repository.scrub_users(path, gone)
                 fitted = repository.load(path)
+        self._live.expire(name)  # this process serves the new version from its next request
         return path, fitted
 
     # -- serving -----------------------------------------------------------------------------
@@ -245,26 +253,16 @@ class MediaRec:
         if name not in recommenders.MODELS:
             raise ValueError(f"unknown model {name!r}; choose from {', '.join(recommenders.MODELS)}")
         self._watch_deletions()
-        found = repository.versions(self.home, name)
-        if not found:
-            return None
-        ident = _folder_ident(found[-1])
-        with self._lock:
-            current = self._models.get(name)
-            if current is None or current.path != found[-1] or current.ident != ident:
-                model = repository.load(found[-1])
-                assert model.seen is not None
-                popularity = np.asarray((model.seen > 0).sum(axis=0)).ravel().astype(np.float32)
-                current = _Loaded(
-                    found[-1],
-                    model,
-                    {str(u): i for i, u in enumerate(model.user_ids)},
-                    {str(it): i for i, it in enumerate(model.item_ids)},
-                    popularity,
-                    ident,
-                )
-                self._models[name] = current
-            return current
+        return self._live.get(name)
+
+    def serving(self) -> dict[str, str]:
+        """Model name -> the version this process serves now (models requested so far)."""
+        return self._live.serving()
+
+    def _warm(self, loaded: _Loaded) -> None:
+        # Build the ranking view of a new version before requests switch to it.
+        ref = ModelRef(loaded.path, loaded.model, loaded.user_index, loaded.popularity)
+        self._ranker.view(ref, self._ranker.catalogs.get(self.store))
 
     @property
     def rank_options(self) -> RankOptions:
@@ -305,7 +303,7 @@ class MediaRec:
         if loaded is None:
             return RankResult(self._popular_from_store(user, n, exclude_seen, kind, creator), fallback=True)
         ref = ModelRef(loaded.path, loaded.model, loaded.user_index, loaded.popularity)
-        return self._ranker.rank(
+        result = self._ranker.rank(
             self.store,
             ref,
             user,
@@ -316,6 +314,7 @@ class MediaRec:
             kind=kind,
             creator=creator,
         )
+        return dataclasses.replace(result, model_version=loaded.version)
 
     def similar(self, item: str, n: int = 10, model: str | None = None) -> list[Recommendation]:
         """Items like ``item``: the model's neighbours when the model has seen anyone engage with
@@ -330,7 +329,7 @@ class MediaRec:
             if self.store.get_item(item) is None:
                 raise UnknownItemError(item)
             return self._similar_by_content(item, n)
-        ids, scores = loaded.model.similar_items([pos], n=n)
+        ids, scores = self._model_neighbours(loaded, pos, n)
         # A neighbour at cosine 0 or below (say, an item nobody engaged with: a zero vector) is not similar.
         keep = np.isfinite(scores[0]) & (scores[0] > 0)
         title = self._titles([item]).get(item, item)
@@ -338,16 +337,32 @@ class MediaRec:
         out = self._build(loaded, ids[0][keep].tolist(), scores[0][keep])
         return [Recommendation(r.item_id, r.score, r.title, r.kind, r.creator, (reason,)) for r in out]
 
+    def _model_neighbours(self, loaded: _Loaded, pos: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The model's nearest items to model position ``pos``: through the ranker's vector index when
+        the catalogue is big (no pass over every item per request), else the model's exact search."""
+        catalog = self._ranker.catalogs.get(self.store)
+        ref = ModelRef(loaded.path, loaded.model, loaded.user_index, loaded.popularity)
+        view = self._ranker.view(ref, catalog)
+        at = int(view.cat_of_model[pos])
+        if view.index is None or view.index.exact or view.vectors is None or at < 0:
+            return loaded.model.similar_items([pos], n=n)
+        found = view.index.search(view.vectors[at], n + 1)
+        cat, sims = found.positions[0], found.scores[0]
+        keep = (cat >= 0) & (cat != at)
+        model_pos = view.model_of_cat[cat[keep]][:n]
+        return model_pos[None, :], sims[keep][:n][None, :]
+
     def _similar_by_content(self, item: str, n: int) -> list[Recommendation]:
         catalog = self._ranker.catalogs.get(self.store)
         pos = catalog.index.get(item)
         if catalog.content is None or pos is None or not catalog.has_content[pos]:
             return []
-        sims = catalog.content @ catalog.content[pos]
-        sims[~catalog.has_content] = -np.inf
-        sims[pos] = -np.inf
+        index = self._ranker.content_index(catalog)  # exact when small, HNSW when big
+        assert index is not None
+        found = index.search(catalog.content[pos], n + 1)  # the item itself comes back too
+        sims = dict(zip(found.positions[0].tolist(), found.scores[0].tolist(), strict=True))
         floor = self.rank_options.reason_min_similarity  # the "because you watched" threshold
-        order = [int(p) for p in np.argsort(-sims, kind="stable")[:n] if sims[p] >= floor]
+        order = [p for p in found.positions[0].tolist() if p >= 0 and p != pos and sims[p] >= floor][:n]
         title = catalog.titles[pos]
         out = []
         for p in order:
@@ -523,11 +538,11 @@ class MediaRec:
         # only while the user exists (under the store's write lock), so from here on nothing new
         # can appear, and what was written before goes now (the cache names each answer's owner).
         forget_results(keys, self.llm_cache_dir, owner=user)
-        # Hold the model lock throughout: a request meanwhile must neither load a version that still
-        # holds the user nor find the folder missing while it is swapped.
+        # Hold the lock throughout: a request that sees the deletion stamp move waits for it here,
+        # then reloads the rewritten versions (a load in flight meanwhile is not installed: clear()).
         with self._lock:
-            models = repository.scrub_user(self.home, user)
-            self._models.clear()
+            models = repository.scrub_user(self.home, user, root=self.models_dir)
+            self._live.clear()
         self._ranker.trending.clear()
         return {"events_deleted": events, "models_scrubbed": models}
 
@@ -539,14 +554,6 @@ class MediaRec:
         if stamp == self._deletions:
             return
         with self._lock:
-            self._models.clear()
+            self._live.clear()
         self._ranker.trending.clear()
         self._deletions = stamp
-
-
-def _folder_ident(folder: Path) -> tuple[int, int]:
-    try:
-        st = os.stat(folder)
-    except FileNotFoundError:
-        return (0, 0)  # swapped out this very moment: the next request sees the new one
-    return (st.st_ino, st.st_ctime_ns)

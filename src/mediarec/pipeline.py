@@ -1,8 +1,9 @@
 """Content understanding over many files: discover, register, run the missing stages, store.
 
 The parent process hashes and probes each file (cheap), registers its item by content hash, and
-decides which stages still have to run; a process pool runs those stages, each worker loading
-every model once; only the parent writes to the store. A file that fails gets an error record
+decides which stages still have to run; a process pool (or, with the ``ray_address`` setting, Ray
+actors: :mod:`mediarec.pipeline_ray`) runs those stages, each worker loading every model once; only
+the parent writes to the store. A file that fails gets an error record
 and the batch goes on; nothing stored for other items changes. Whatever happens, the run ends in a
 final state: 'done', or 'interrupted' (Ctrl-C, SIGTERM through the CLI) or 'failed' (a bug), and a
 run killed outright is marked 'interrupted' when the next run starts (store/imports.py).
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from mediarec.media.paths import display_name, display_path, stored_path
+from mediarec.ray_cluster import ray_enabled
+from mediarec.ray_cluster import validate as validate_ray
 from mediarec.records import BadRow, ItemRecord, MediaInfo
 from mediarec.settings import Settings
 from mediarec.store import Store
@@ -311,6 +314,9 @@ def ingest(
                 f"unknown stage(s) {', '.join(sorted(unknown))}; stages: {', '.join(e.name for e in exs)}"
             )
     versions = effective_versions(exs)
+    use_ray = ray_enabled(settings)
+    if use_ray:
+        validate_ray(settings)  # a bad address or a missing package fails before any file is read
     entries, not_media, bad = discover(paths)
     run_id = store.start_import(", ".join(display_path(p) for p in paths)[:500], "ingest")
     shown = [display_path(p) for p in not_media]
@@ -334,7 +340,13 @@ def ingest(
                 _finish(store, summary, outcome, progress)
             else:
                 tasks.append((task, outcome))
-        for (task, outcome), result in zip(tasks, _execute(tasks, exs, o), strict=True):
+        if use_ray:
+            from mediarec.pipeline_ray import execute as ray_execute
+
+            results = ray_execute(settings, [t for t, _ in tasks], exs, o, uses_kit=extractors is None)
+        else:
+            results = _execute(tasks, exs, o)
+        for (task, outcome), result in zip(tasks, results, strict=True):
             try:
                 for feat in result.features:
                     store.add_feature(task.item_id, feat.extractor, feat.version, feat.payload, feat.vector)

@@ -26,7 +26,9 @@ class Settings:
     home: str = _s(DEFAULT_HOME, "Data home: database, trained models, thumbnails. Also `--home`.")
     store_url: str = _s(
         "",
-        "Store URL. Empty means `sqlite:///<home>/mediarec.db` (embedded SQLite in WAL mode).",
+        "Store URL. Empty means `sqlite:///<home>/mediarec.db` (embedded SQLite in WAL mode); "
+        "`postgresql://user:password@host/db` for a shared PostgreSQL store (`pip install "
+        "'mediarec[postgres]'`). Also `--store-url`.",
     )
     default_model: str = _s("als", "Model that `recommend`, `similar` and the API serve when none is named.")
     api_key: str = _s(
@@ -42,6 +44,16 @@ class Settings:
     )
     host: str = _s("127.0.0.1", "Address `serve` listens on.")
     port: int = _s(8000, "Port `serve` listens on.")
+    models_dir: str = _s(
+        "",
+        "Folder of the trained model versions. Empty means `<home>/models`; `serve` replicas on several "
+        "machines point it at one shared folder (see README, Scaling out).",
+    )
+    model_check_seconds: float = _s(
+        1.0,
+        "How often a running server looks for a newer saved version of a model it serves (one directory "
+        "listing per model); it switches to it without a restart.",
+    )
     weight_view: float = _s(1.0, "Training weight of a view, multiplied by its watch fraction (0..1).")
     weight_like: float = _s(2.0, "Training weight of a like.")
     weight_share: float = _s(3.0, "Training weight of a share.")
@@ -154,10 +166,25 @@ class Settings:
     llm_timeout: float = _s(120.0, "Seconds per request to an HTTP LLM backend.")
     llm_threads: int = _s(0, "Threads of the local LLM (0: the `threads` setting, then all cores).")
     llm_ctx: int = _s(4096, "Context window of the local LLM, in tokens.")
+    ray_address: str = _s(
+        "",
+        "Batch engine of `ingest`, `describe` and dataset text embedding: empty = local worker processes; "
+        "`local` starts a Ray instance on this machine; `auto` or `ray://host:port` joins a Ray cluster "
+        "(needs `pip install 'mediarec[ray]'`; every node must see the kit and the media at the same paths).",
+    )
+    ray_workers: int = _s(
+        0,
+        "Ray actors per model (and CPUs of a `local` Ray instance). 0: `ingest --workers` for a local "
+        "instance, the cluster's CPUs when joining one.",
+    )
 
     @property
     def home_path(self) -> Path:
         return Path(self.home).expanduser()
+
+    @property
+    def models_path(self) -> Path:
+        return Path(self.models_dir).expanduser() if self.models_dir else self.home_path / "models"
 
     @property
     def resolved_store_url(self) -> str:

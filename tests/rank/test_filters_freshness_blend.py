@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mediarec.interactions import InteractionWeights
 from mediarec.rank.blend import blend, normalise
@@ -103,3 +104,22 @@ def test_catalog_reloads_when_a_feature_arrives(tmp_path: Path) -> None:
     second = cache.get(store)
     assert second is not first and second.content is not None
     assert second.has_content.tolist() == [False] * 5 + [True]
+
+
+def test_big_catalogue_reloads_in_the_background(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above BACKGROUND_RELOAD_ITEMS a changed catalogue keeps serving the old snapshot (no request
+    waits for a reload of every item) and swaps in the new one when it is loaded."""
+    from mediarec.rank import catalog as catalog_module
+
+    monkeypatch.setattr(catalog_module, "BACKGROUND_RELOAD_ITEMS", 0)
+    store = _store(tmp_path)
+    cache = catalog_module.CatalogCache(check_seconds=0.0)
+    first = cache.get(store)
+    time.sleep(0.01)
+    store.add_feature("i5", "text", "t/1", vector=np.ones(4, np.float32))
+    assert cache.get(store) is first  # answered at once, from the previous snapshot
+    deadline = time.monotonic() + 10
+    while cache.get(store) is first and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second = cache.get(store)
+    assert second is not first and second.content is not None

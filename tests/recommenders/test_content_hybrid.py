@@ -44,6 +44,16 @@ class TestHybridALS(RecommenderContract):
         return community_features(data.n_items)
 
 
+class TestHybridLinearBorrow(RecommenderContract):
+    """The big-catalogue configuration (ALS core, ridge map from content) on the shared contract."""
+
+    def make(self) -> Recommender:
+        return recommenders.create("hybrid", core="als", borrow="linear", factors=8, iterations=10)
+
+    def features(self, data: Interactions) -> np.ndarray:
+        return community_features(data.n_items)
+
+
 # -- cold items --------------------------------------------------------------------------------
 
 N_USERS, N_TOPICS, PER_TOPIC, DIM = 120, 6, 20, 16
@@ -88,6 +98,7 @@ def _cold_precision(model: Recommender, cold: np.ndarray, positives: np.ndarray,
         ("content", {}),
         ("hybrid", {"core": "ease", "l2": 10.0, "neighbours": 10}),
         ("hybrid", {"core": "als", "factors": 16, "iterations": 15, "neighbours": 10}),
+        ("hybrid", {"core": "als", "borrow": "linear", "factors": 16, "iterations": 15}),
     ],
 )
 def test_cold_items_with_informative_features_rank_well(name: str, params: dict[str, object]) -> None:
@@ -193,3 +204,25 @@ def test_ease_refuses_catalogues_too_large_for_dense_matrices(monkeypatch: pytes
     with pytest.raises(ValueError, match="core='als'"):
         recommenders.create("hybrid").fit(train, item_features=features)
     recommenders.create("hybrid", core="als", factors=4, iterations=2).fit(train, item_features=features)
+
+
+def test_hybrid_defaults_follow_catalogue_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small catalogues get the EASE core and the kNN kernel; above the thresholds the ALS core and
+    the linear map, which never build an items × items matrix (dense or kNN); the saved model
+    keeps the resolved choice."""
+    from mediarec.recommenders import hybrid
+
+    train, features, cold, positives = _topic_world()
+    small = recommenders.create("hybrid", l2=10.0).fit(train, item_features=features)
+    assert (small.params.core, small.params.borrow) == ("ease", "knn")  # type: ignore[attr-defined]
+    monkeypatch.setattr(hybrid, "AUTO_EASE_MAX_ITEMS", train.n_items - 1)
+    monkeypatch.setattr(hybrid, "AUTO_KNN_MAX_ITEMS", train.n_items - 1)
+
+    def no_items_squared(*args: object, **kw: object) -> None:
+        raise AssertionError("an items x items structure was built above the threshold")
+
+    monkeypatch.setattr(hybrid, "ease_weights", no_items_squared)
+    monkeypatch.setattr(hybrid, "content_kernel", no_items_squared)
+    big = recommenders.create("hybrid", factors=16, iterations=15).fit(train, item_features=features)
+    assert (big.params.core, big.params.borrow) == ("als", "linear")  # type: ignore[attr-defined]
+    assert _cold_precision(big, cold, positives) > 0.8

@@ -23,6 +23,8 @@ SETTINGS_ENV = (
     "MEDIAREC_STORE_URL",
     "MEDIAREC_DEFAULT_MODEL",
     "MEDIAREC_HOST",
+    "MEDIAREC_MODELS_DIR",
+    "MEDIAREC_MODEL_CHECK_SECONDS",
 )
 
 
@@ -87,3 +89,55 @@ def assert_error(r: httpx.Response, status: int, *fragments: str) -> str:
         assert fragment in body["error"]
     assert "Traceback" not in body["error"]
     return str(body["error"])
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServeProcess:
+    """A real ``mediarec serve`` subprocess on loopback (see :func:`start_serve`)."""
+
+    proc: Any  # subprocess.Popen
+    client: httpx.Client
+
+    def stop(self) -> None:
+        self.client.close()
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def start_serve(home: Any, env: dict[str, str]) -> ServeProcess:
+    """Start ``mediarec --home HOME serve`` with ``env`` on a free port and return at once, so that
+    several can start side by side; :func:`wait_up` waits for one to answer."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mediarec", "--home", str(home), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return ServeProcess(proc, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30))
+
+
+def wait_up(server: ServeProcess, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.proc.poll() is not None:
+            raise AssertionError(server.proc.stderr.read() if server.proc.stderr else "server exited")
+        try:
+            if server.client.get("/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"the server did not start within {timeout:.0f} s"
+        time.sleep(0.1)

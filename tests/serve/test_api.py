@@ -38,6 +38,7 @@ def test_health_reports_store_counts_and_model_version(api: Api) -> None:
     assert r.status_code == 200
     body = r.json()
     counts = api.engine.store.counts()
+    assert body.pop("serving") in ({}, {"als": "0001"})  # what this process ranks with, once asked
     assert body == {
         "status": "ok",
         "items": counts["items"],

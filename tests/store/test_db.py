@@ -12,20 +12,20 @@ from mediarec.store.migrations import MIGRATIONS
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "db.sqlite")
+def store(store_url: str) -> Store:
+    s = Store(store_url)
     s.upsert_items([ItemRecord("a", "Alpha", creator="c1"), ItemRecord("b", "Beta", kind="audio")])
     return s
 
 
-def test_wal_mode_and_schema_version(store: Store) -> None:
+def test_wal_mode_and_schema_version(store: Store, sqlite_only: None) -> None:
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.schema_version == len(MIGRATIONS)
 
 
-def test_reopening_does_not_migrate_twice(store: Store) -> None:
+def test_reopening_does_not_migrate_twice(store: Store, store_url: str) -> None:
     store.close()
-    again = Store(store.path)
+    again = Store(store_url)
     assert again.counts()["items"] == 2
 
 
@@ -116,8 +116,8 @@ def test_store_urls() -> None:
         path_from_url("mysql://host/db")
 
 
-def test_catalogue_upserts_keep_the_probed_kind_and_duration_of_ingested_files(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+def test_catalogue_upserts_keep_the_probed_kind_and_duration_of_ingested_files(store_url: str) -> None:
+    store = Store(store_url)
     store.register_media("abc123", ItemRecord(external_id="clip", title="Clip", kind="video", duration=17.0))
     store.upsert_items([ItemRecord(external_id="clip", title="Clip (renamed)", kind="audio", duration=600.0)])
     stored = store.get_item("clip")
@@ -126,3 +126,19 @@ def test_catalogue_upserts_keep_the_probed_kind_and_duration_of_ingested_files(t
     store.upsert_items([ItemRecord(external_id="plain", title="P", duration=60.0)])
     store.upsert_items([ItemRecord(external_id="plain", title="P", duration=90.0)])
     assert store.get_item("plain").duration == 90.0  # type: ignore[union-attr]
+
+
+def test_deleting_a_user_moves_the_stamp_and_cleans_up_on_both_backends(store: Store) -> None:
+    store.add_events([EventRecord("u1", "a", "view", 0.5, 10.0), EventRecord("u2", "b", "like", None, 11.0)])
+    stamp = store.deletion_stamp()
+    assert store.delete_user("u1") == 1
+    assert store.deletion_stamp() == stamp + 1, "the trigger (SQLite) / trigger function (PostgreSQL) ran"
+    assert store.delete_user("u1") == 0 and store.deletion_stamp() == stamp + 1
+    if store.dialect.postgresql:
+        # The dead row versions were vacuumed right away, not left for autovacuum.
+        vacuumed = store.conn.execute(
+            "SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'interactions'"
+        ).fetchone()[0]
+        assert vacuumed is not None
+    else:
+        assert (store.path.parent / (store.path.name + "-wal")).stat().st_size == 0  # checkpointed

@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 from mediarec.store import Store
 from mediarec.store.imports import _process_started
@@ -14,19 +13,20 @@ from mediarec.store.imports import _process_started
 
 def _run(store: Store, started: float, pid: int | None, host: str | None) -> int:
     with store.transaction() as tx:
-        cur = tx.execute(
-            "INSERT INTO import_runs (source, format, started, pid, host) VALUES ('x', 'ingest', ?, ?, ?)",
+        row = tx.execute(
+            "INSERT INTO import_runs (source, format, started, pid, host) VALUES ('x', 'ingest', ?, ?, ?) "
+            "RETURNING id",
             (started, pid, host),
-        )
-        return int(cur.lastrowid or 0)
+        ).fetchone()
+        return int(row[0])
 
 
 def _status(store: Store, run_id: int) -> str:
     return str(store.conn.execute("SELECT status FROM import_runs WHERE id = ?", (run_id,)).fetchone()[0])
 
 
-def test_runs_of_gone_processes_are_marked_when_a_run_starts(tmp_path: Path) -> None:
-    store = Store(tmp_path / "mediarec.db")
+def test_runs_of_gone_processes_are_marked_when_a_run_starts(store_url: str) -> None:
+    store = Store(store_url)
     here, now = socket.gethostname(), time.time()
     dead = subprocess.Popen(["true"])
     dead.wait()

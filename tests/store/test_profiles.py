@@ -20,8 +20,8 @@ INTERESTS = [
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "db.sqlite")
+def store(store_url: str) -> Store:
+    s = Store(store_url)
     s.upsert_items([ItemRecord("a", "Alpha"), ItemRecord("b", "Beta")])
     s.add_events([EventRecord("u1", "a", "view", 0.5, 1.0), EventRecord("u2", "b", "like", None, 2.0)])
     return s

@@ -14,8 +14,8 @@ from mediarec.store.writer import Writer, WriterStopped, WriteTimeout
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "db.sqlite")
+def store(store_url: str) -> Iterator[Store]:
+    s = Store(store_url)
     s.upsert_items([ItemRecord(f"item-{i}", title=f"Item {i}") for i in range(5)])
     yield s
     s.close()
@@ -117,8 +117,12 @@ def test_stop_drains_queued_writes_then_refuses_new_ones(store: Store) -> None:
 
 
 def test_start_fails_loudly_when_the_database_cannot_open(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db.sqlite")
-    store.path = tmp_path / "missing-dir" / "nested" / "db.sqlite"  # sqlite cannot create folders
+    db = tmp_path / "db.sqlite"
+    store = Store(db)
+    store.close()
+    for leftover in tmp_path.glob("db.sqlite*"):
+        leftover.unlink()
+    db.mkdir()  # a folder where the file was: SQLite cannot open it
     writer = Writer(store)
     with pytest.raises(WriterStopped, match="could not start"):
         writer.start()

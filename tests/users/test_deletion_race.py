@@ -122,10 +122,10 @@ def test_a_deletion_during_training_does_not_end_up_in_the_new_model(
     elsewhere = MediaRec(home)
     real_save = repository.save
 
-    def save_after_a_deletion(model: Any, where: Any, name: Any = None) -> Path:
+    def save_after_a_deletion(model: Any, where: Any, name: Any = None, **kw: Any) -> Path:
         assert "u1" in {str(u) for u in model.user_ids}  # trained with the user in
         elsewhere.delete_user("u1")
-        return real_save(model, where, name)
+        return real_save(model, where, name, **kw)
 
     monkeypatch.setattr(engine_module.repository, "save", save_after_a_deletion)
     path, fitted = trainer.train("itemknn")

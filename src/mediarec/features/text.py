@@ -96,21 +96,25 @@ def dataset_text_vectors(
         vectors = np.load(npy, allow_pickle=False)
         if cached_ids == ids and vectors.shape[0] == len(ids):
             return ItemVectors(np.asarray(ids, dtype=str), vectors.astype(np.float32), source)
-    from mediarec.understand.text import MiniLM
-
-    model = MiniLM.from_settings(settings, batch_size=o.batch_size)
-    if o.max_tokens:
-        model.max_tokens = min(model.max_tokens, o.max_tokens)
-        model.tokenizer.enable_truncation(model.max_tokens)
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f"{stem}.partial.npy"
-    done = np.load(partial, allow_pickle=False) if partial.is_file() else np.zeros((0, model.dim), np.float32)
-    out = [done]
-    for lo in range(len(done), len(ids), o.chunk):
-        out.append(model.encode([texts[k] for k in ids[lo : lo + o.chunk]]))
+    done = np.load(partial, allow_pickle=False) if partial.is_file() else None
+    start = 0 if done is None else len(done)
+    chunks = [[texts[k] for k in ids[lo : lo + o.chunk]] for lo in range(start, len(ids), o.chunk)]
+    if _on_ray(settings) and chunks:
+        from mediarec.features.text_ray import encode_on_ray
+
+        encoded = encode_on_ray(settings, o, chunks)  # MiniLM in Ray actors, chunks in order
+    else:
+        encoded = (model.encode(chunk) for model in [text_model(settings, o)] for chunk in chunks)
+    out = [] if done is None else [done]
+    for n, vecs in enumerate(encoded):
+        out.append(vecs)
         _save(partial, np.vstack(out))
         if progress is not None:
-            progress(min(lo + o.chunk, len(ids)), len(ids))
+            progress(min(start + (n + 1) * o.chunk, len(ids)), len(ids))
+    if not out:  # no item has text: an empty matrix of the model's width
+        out.append(np.zeros((0, text_model(settings, o).dim), np.float32))
     vectors = np.vstack(out).astype(np.float32)
     _save(npy, vectors)
     tmp = meta.with_suffix(".json.tmp")
@@ -118,6 +122,23 @@ def dataset_text_vectors(
     tmp.replace(meta)
     partial.unlink(missing_ok=True)
     return ItemVectors(np.asarray(ids, dtype=str), vectors, source)
+
+
+def text_model(settings: Settings, options: TextFeatureOptions) -> Any:
+    """MiniLM set up as dataset embedding uses it (batch size, word-piece window)."""
+    from mediarec.understand.text import MiniLM
+
+    model = MiniLM.from_settings(settings, batch_size=options.batch_size)
+    if options.max_tokens:
+        model.max_tokens = min(model.max_tokens, options.max_tokens)
+        model.tokenizer.enable_truncation(model.max_tokens)
+    return model
+
+
+def _on_ray(settings: Settings) -> bool:
+    from mediarec.ray_cluster import ray_enabled
+
+    return ray_enabled(settings)
 
 
 def _save(path: Path, array: np.ndarray) -> None:

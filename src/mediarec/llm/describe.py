@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +96,30 @@ class DescribeSummary:
         return sum(o.completion_tokens for o in ran) / secs if secs > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class DescribeJob:
+    """What the LLM work on one item needs, read from the store (so that it can run elsewhere)."""
+
+    item_id: str
+    stages: dict[str, dict[str, Any]]
+    evidence: ItemEvidence
+    metadata: dict[str, Any]  # the item's metadata, for the reduce step of long content only
+
+
+@dataclass
+class DescribeAnswer:
+    """The LLM work's result for one item, before it is stored."""
+
+    status: str  # "described" | "cached" | "failed"
+    seconds: float
+    value: dict[str, Any] | None = None
+    usage: Usage = field(default_factory=Usage)
+    attempts: int = 0
+    parts: int = 0
+    vector: Any = None
+    error: str | None = None
+
+
 def stored_evidence(
     store: Store, item_id: str, options: EvidenceOptions | None = None
 ) -> tuple[dict[str, Any], ItemEvidence]:
@@ -146,62 +170,84 @@ class Describer:
         return bool(versions) and versions[-1] == result_version(self.backend.model_id, evidence.digest())
 
     def describe(self, item_id: str) -> DescribeOutcome:
+        job = self.prepare(item_id)
+        if isinstance(job, DescribeOutcome):
+            return job
+        return self.save(job, self.compute(job))
+
+    # describe() in three steps, so the LLM work (compute) can run where the store is not (a Ray
+    # actor, mediarec.llm.describe_ray): prepare and save read and write the store, compute does not.
+    def prepare(self, item_id: str) -> DescribeJob | DescribeOutcome:
+        """The item's evidence, or its outcome when it is current. KeyError: no such item."""
         o = self.options
-        started = time.perf_counter()
         stages, ev = stored_evidence(self.store, item_id, o.evidence)
         if not o.force and self.current(item_id, ev):
             return DescribeOutcome(item_id, "current")
+        metadata: dict[str, Any] = {}
+        if needs_parts(stages, o.evidence):
+            item = self.store.get_item(item_id)
+            assert item is not None
+            metadata = dict(item.metadata)
+        return DescribeJob(item_id, stages, ev, metadata)
+
+    def compute(self, job: DescribeJob) -> DescribeAnswer:
+        """The LLM's answer (and its vector) for one prepared item; reads the cache, never the store."""
+        o = self.options
+        started = time.perf_counter()
+        ev = job.evidence
         parts = 0
         try:
-            if needs_parts(stages, o.evidence):
-                notes = self._map(item_id, stages, ev)
+            if needs_parts(job.stages, o.evidence):
+                notes = self._map(job.item_id, job.stages, ev)
                 parts = len(notes)
-                item = self.store.get_item(item_id)
-                assert item is not None
-                metadata = dict(item.metadata)
                 ev_final = reduce_evidence(
-                    item_id, ev.title, ev.duration, metadata, stages, notes, o.evidence, o.longform, _scrub
-                )
+                    job.item_id, ev.title, ev.duration, dict(job.metadata), job.stages, notes, o.evidence,
+                    o.longform, _scrub,
+                )  # fmt: skip
             else:
                 ev_final = ev
             value, status, usage, attempts = self._final(ev_final)
         except LLMError as exc:
-            return DescribeOutcome(
-                item_id, "failed", time.perf_counter() - started, parts=parts, error=str(exc)
-            )
+            return DescribeAnswer("failed", time.perf_counter() - started, parts=parts, error=str(exc))
+        vector = None
+        if self.embed is not None:
+            text = value["description"] + " Tags: " + ", ".join(t["tag"] for t in value["tags"])
+            vector = self.embed([text])[0]
+        return DescribeAnswer(status, time.perf_counter() - started, value, usage, attempts, parts, vector)
+
+    def save(self, job: DescribeJob, answer: DescribeAnswer) -> DescribeOutcome:
+        """Store an answer (a failed one changes nothing stored) and say what happened."""
+        item_id = job.item_id
+        if answer.status == "failed" or answer.value is None:
+            return DescribeOutcome(item_id, "failed", answer.seconds, parts=answer.parts, error=answer.error)
+        value, usage = answer.value, answer.usage
         # The version is keyed on the full evidence (not the reduced one), so "current" is cheap.
         payload = {
             **value,
             "model": self.backend.model_id,
             "prompt_version": PROMPT_VERSION,
-            "attempts": attempts,
-            "parts": parts,
+            "attempts": answer.attempts,
+            "parts": answer.parts,
         }
-        vector = None
-        if self.embed is not None:
-            text = value["description"] + " Tags: " + ", ".join(t["tag"] for t in value["tags"])
-            vector = self.embed([text])[0]
-        self.store.add_feature(
-            item_id, EXTRACTOR, result_version(self.backend.model_id, ev.digest()), payload, vector
-        )
-        seconds = time.perf_counter() - started
+        version = result_version(self.backend.model_id, job.evidence.digest())
+        self.store.add_feature(item_id, EXTRACTOR, version, payload, answer.vector)
         out = DescribeOutcome(
             item_id,
-            status,
-            seconds,
+            answer.status,
+            answer.seconds,
             usage.completion_tokens,
-            attempts,
-            parts,
+            answer.attempts,
+            answer.parts,
             tags=[t["tag"] for t in value["tags"]],
         )
-        if status == "described":
+        if answer.status == "described":
             log.info(
                 "%s: %.1f s, %d tokens, %.1f tokens/s, %d attempt(s)",
                 item_id,
-                seconds,
+                answer.seconds,
                 usage.completion_tokens,
                 out.tokens_per_second,
-                attempts,
+                answer.attempts,
             )
         return out
 
@@ -290,9 +336,12 @@ def describe_items(
     cache: Any = None,
     embed: Callable[[list[str]], Any] | None = None,
     progress: Callable[[int, int, DescribeOutcome], None] | None = None,
+    runner: Callable[[Describer, list[str]], Iterator[DescribeOutcome]] | None = None,
 ) -> DescribeSummary:
     """Describe ``items`` (default: every item with content features), one at a time, recording
-    failures in the store and going on."""
+    failures in the store and going on. ``runner``: where the LLM work runs (default: here, one
+    item after the other; :mod:`mediarec.llm.describe_ray` runs it on Ray actors), yielding one
+    outcome per target, in order."""
     started = time.perf_counter()
     targets = list(items) if items is not None else describable_items(store)
     describer = Describer(store, backend, cache, options, embed)
@@ -300,11 +349,9 @@ def describe_items(
     failures: list[BadRow] = []
     run_id = store.start_import(f"describe with {backend.model_id}", "describe")
     try:
-        for n, item_id in enumerate(targets, 1):
-            try:
-                outcome = describer.describe(item_id)
-            except KeyError:
-                outcome = DescribeOutcome(item_id, "failed", error="unknown item")
+        outcomes = (runner or _one_by_one)(describer, targets)
+        for n, (item_id, outcome) in enumerate(zip(targets, outcomes, strict=True), 1):
+            assert outcome.item_id == item_id
             summary.outcomes.append(outcome)
             if outcome.status == "failed":
                 failures.append(BadRow(item_id, 0, f"describe: {outcome.error}"))
@@ -318,3 +365,11 @@ def describe_items(
         )
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _one_by_one(describer: Describer, targets: list[str]) -> Iterator[DescribeOutcome]:
+    for item_id in targets:
+        try:
+            yield describer.describe(item_id)
+        except KeyError:
+            yield DescribeOutcome(item_id, "failed", error="unknown item")

@@ -113,7 +113,7 @@ def all_tastes(
     if not len(ev.users):
         return np.zeros((0, content.shape[1]), dtype=np.float32)
     users, user_row = np.unique(ev.users, return_inverse=True)
-    pos = np.asarray([catalog.index.get(str(i), -1) for i in ev.items], dtype=np.int64)
+    pos = _positions(catalog, ev.items)
     w = weights.weigh(ev.types, ev.values)
     keep = (pos >= 0) & (w > 0)
     keep[keep] &= catalog.has_content[pos[keep]]
@@ -122,6 +122,18 @@ def all_tastes(
     norms = np.linalg.norm(tastes, axis=1)
     tastes[norms > 0] /= norms[norms > 0, None]
     return tastes
+
+
+def _positions(catalog: Catalog, item_ids: np.ndarray) -> np.ndarray:
+    """Catalogue positions of external ids (-1 for unknown), by binary search rather than a dict
+    lookup per event (millions of events)."""
+    if not len(catalog) or not len(item_ids):
+        return np.full(len(item_ids), -1, dtype=np.int64)
+    order = np.argsort(catalog.item_ids, kind="stable")
+    ids = catalog.item_ids[order]
+    wanted = np.asarray(item_ids, dtype=str)
+    at = np.clip(np.searchsorted(ids, wanted), 0, len(ids) - 1)
+    return np.where(ids[at] == wanted, order[at], -1).astype(np.int64)
 
 
 def audiences(
@@ -179,31 +191,47 @@ def eligible(
     if catalog.content is not None:
         content = centred(catalog) if content is None else content
         taste = taste_vector(content, catalog.has_content, history.items, history.weights)
-    for p in np.flatnonzero(found.new).tolist():
-        if content is not None and catalog.has_content[p]:
-            if taste is None:
-                continue
-            m = float(content[p] @ taste)
-            if found.low[p] <= m < found.high[p]:
-                blocked[p] = False
-                matches[p] = m
-        else:
-            # No content to match: an untargeted audience of the same size, fixed per period.
-            k = int(max(now - catalog.since[p], 0.0) / DAY // rule.period_days)
-            if _hash_unit(user, str(catalog.item_ids[p]), k) < rule.share:
-                blocked[p] = False
+    new = np.flatnonzero(found.new)
+    if content is not None:
+        # Items with content: one product for all of them (a big catalogue has thousands of new items).
+        with_content = new[catalog.has_content[new]]
+        new = new[~catalog.has_content[new]]
+        if taste is not None and len(with_content):
+            m = content[with_content] @ taste
+            inside = (found.low[with_content] <= m) & (m < found.high[with_content])
+            blocked[with_content[inside]] = False
+            matches = dict(zip(with_content[inside].tolist(), m[inside].astype(float).tolist(), strict=True))
+    for p in new.tolist():
+        # No content to match: an untargeted audience of the same size, fixed per period.
+        k = int(max(now - catalog.since[p], 0.0) / DAY // rule.period_days)
+        if _hash_unit(user, str(catalog.item_ids[p]), k) < rule.share:
+            blocked[p] = False
     return blocked, matches
 
 
 class AudienceCache:
     """The batch of taste vectors, recomputed when the catalogue changes, or at most every
-    :data:`REFRESH_SECONDS` when events arrived."""
+    :data:`REFRESH_SECONDS` when events arrived. That refresh reads every event (minutes at tens of
+    millions), so it runs on a background thread while requests keep the previous batch."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: tuple[int, int] | None = None
         self._value: tuple[np.ndarray, np.ndarray] | None = None
         self._at = 0.0
+        self._refreshing = False
+
+    def _refresh(
+        self, store: Store, catalog: Catalog, weights: InteractionWeights, content: np.ndarray, newest: int
+    ) -> None:
+        try:
+            value = (all_tastes(store, catalog, weights, content), content)
+            with self._lock:
+                if self._key is not None and self._key[0] == id(catalog):  # not replaced meanwhile
+                    self._value, self._key, self._at = value, (id(catalog), newest), time.monotonic()
+        finally:
+            with self._lock:
+                self._refreshing = False
 
     def tastes(
         self, store: Store, catalog: Catalog, weights: InteractionWeights
@@ -213,9 +241,13 @@ class AudienceCache:
         with self._lock:
             fresh = time.monotonic() - self._at < REFRESH_SECONDS
             if self._value is not None and self._key is not None and self._key[0] == id(catalog):
-                if self._key[1] == newest or fresh:
+                if self._key[1] == newest or fresh or self._refreshing:
                     return self._value
-                content = self._value[1]  # the same snapshot: its centred vectors still hold
+                # The same snapshot: its centred vectors still hold; new events only move tastes.
+                self._refreshing, self._at = True, time.monotonic()
+                args = (store, catalog, weights, self._value[1], newest)
+                threading.Thread(target=self._refresh, args=args, name="mediarec-tastes", daemon=True).start()
+                return self._value
             else:
                 content = centred(catalog)
             self._value = (all_tastes(store, catalog, weights, content), content)

@@ -18,6 +18,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from mediarec.rank.catalog import Catalog
+    from mediarec.rank.neighbours import VectorIndex
     from mediarec.store import Store
 
 DAY = 86400.0
@@ -38,12 +39,28 @@ class Source:
 def top_allowed(scores: np.ndarray, allowed: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the ``n`` best finite scores among allowed positions, best first."""
     s = np.where(allowed, scores, -np.inf)
-    finite = np.flatnonzero(np.isfinite(s))
-    if not len(finite):
+    if n <= 0 or not len(s):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    part = finite[np.argpartition(-s[finite], n - 1)[:n]] if len(finite) > n else finite
+    # One partial partition over the whole array (no full sort, no index array of every finite
+    # score); the few non-finite ones it may return are dropped after.
+    part = np.argpartition(-s, n - 1)[:n] if len(s) > n else np.arange(len(s))
+    part = part[np.isfinite(s[part])]
     order = part[np.argsort(-s[part], kind="stable")]
     return order.astype(np.int64), s[order].astype(np.float32)
+
+
+def first_allowed(order: np.ndarray, allowed: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` allowed positions of ``order`` (best first), reading it in chunks so that a
+    long ranked list costs about as much as the part of it that is needed."""
+    out: list[np.ndarray] = []
+    got, start, chunk = 0, 0, max(4 * n, 256)
+    while start < len(order) and got < n:
+        part = order[start : start + chunk]
+        part = part[allowed[part]]
+        out.append(part)
+        got += len(part)
+        start += chunk
+    return np.concatenate(out)[:n].astype(np.int64) if out else np.zeros(0, dtype=np.int64)
 
 
 def cf_source(scores: np.ndarray, allowed: np.ndarray, n: int) -> Source:
@@ -52,12 +69,23 @@ def cf_source(scores: np.ndarray, allowed: np.ndarray, n: int) -> Source:
 
 
 def content_source(
-    vectors: np.ndarray, has: np.ndarray, recent: np.ndarray, allowed: np.ndarray, n: int, space: str
+    vectors: np.ndarray,
+    has: np.ndarray,
+    recent: np.ndarray,
+    allowed: np.ndarray,
+    n: int,
+    space: str,
+    index: VectorIndex | None = None,
 ) -> Source:
-    """``vectors`` are unit rows; an item's score is its best cosine to any recent item."""
+    """``vectors`` are unit rows; an item's score is its best cosine to any recent item.
+
+    With an approximate ``index`` (big catalogues) each seed's nearest items come from the index
+    instead of a product with every vector."""
     seeds = recent[has[recent]] if len(recent) else recent
     if not len(seeds):
         return Source("content", np.zeros(0, np.int64), np.zeros(0, np.float32), space=space)
+    if index is not None and not index.exact:
+        return _indexed_content(index, seeds, allowed, n, space)
     sims = vectors @ vectors[seeds].T  # (items, seeds)
     best = sims.argmax(axis=1)
     score = sims[np.arange(len(sims)), best]
@@ -68,7 +96,54 @@ def content_source(
     return Source("content", pos, sc, {int(p): int(seeds[best[p]]) for p in pos}, space)
 
 
-def fresh_source(created: np.ndarray, allowed: np.ndarray, n: int, now: float, fresh_days: float) -> Source:
+# Neighbours fetched per seed from an index: twice each seed's share of the candidates wanted, at
+# least INDEX_MIN_PER_SEED, plus the seeds themselves (seen, so filtered out after). The union over
+# seeds is what the exact product would rank; an item whose best seed lists it deeper than this is
+# missed, which costs a candidate, not correctness (measured overlap with exact: see tests).
+INDEX_FETCH = 2
+INDEX_MIN_PER_SEED = 64
+
+
+def _indexed_content(
+    index: VectorIndex, seeds: np.ndarray, allowed: np.ndarray, n: int, space: str
+) -> Source:
+    per_seed = min(n, max(INDEX_FETCH * n // len(seeds), INDEX_MIN_PER_SEED)) + len(seeds)
+    found = index.search(index.vectors[seeds], per_seed)
+    pos, sims = found.positions.ravel(), found.scores.ravel()
+    seed_of = np.repeat(np.arange(len(seeds)), found.positions.shape[1])
+    ok = (pos >= 0) & (sims > 0)
+    ok[ok] &= allowed[pos[ok]]
+    pos, sims, seed_of = pos[ok], sims[ok], seed_of[ok]
+    # Best seed per item: sort by (item, -cosine) and keep each item's first row.
+    order = np.lexsort((-sims, pos))
+    pos, sims, seed_of = pos[order], sims[order], seed_of[order]
+    first = np.ones(len(pos), dtype=bool)
+    first[1:] = pos[1:] != pos[:-1]
+    pos, sims, seed_of = pos[first], sims[first], seed_of[first]
+    top = np.argsort(-sims, kind="stable")[:n]
+    pos, sims, seed_of = pos[top], sims[top].astype(np.float32), seed_of[top]
+    anchors = {int(p): int(seeds[s]) for p, s in zip(pos.tolist(), seed_of.tolist(), strict=True)}
+    return Source("content", pos.astype(np.int64), sims, anchors, space)
+
+
+def fresh_source(
+    created: np.ndarray,
+    allowed: np.ndarray,
+    n: int,
+    now: float,
+    fresh_days: float,
+    by_time: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Source:
+    """``by_time``: (every position sorted by ``created`` ascending, those times), as the catalogue
+    keeps per snapshot; with it only the items inside the window are looked at."""
+    if by_time is not None:
+        order, times = by_time
+        window = np.sort(order[int(np.searchsorted(times, now - fresh_days * DAY, side="left")) :])
+        window = window[allowed[window]]
+        age = (now - created[window]) / DAY
+        pos, sc = top_allowed(-np.maximum(age, 0.0), np.ones(len(window), dtype=bool), n)
+        pos = window[pos]
+        return Source("fresh", pos, (1.0 + sc / max(fresh_days, 1e-9)).astype(np.float32))
     age = (now - created) / DAY
     score = np.where(age <= fresh_days, -np.maximum(age, 0.0), -np.inf)
     pos, sc = top_allowed(score, allowed, n)
@@ -82,6 +157,8 @@ class Trending:
     viewers: np.ndarray  # int64 distinct users per position within the window
     window_days: float
     newest: float  # time of the newest event the window ends at
+    # Positions with a positive score, best first (ties by position): what the source walks.
+    order: np.ndarray | None = None
 
 
 class TrendingCache:
@@ -169,10 +246,15 @@ def _trending(store: Store, catalog: Catalog, window_days: float, half_life_days
         # Distinct (item, user) pairs, via one int64 key per pair rather than a 2-D unique.
         pairs = np.unique(pos * (int(users.max()) + 1) + users)
         viewers = np.bincount(pairs // (int(users.max()) + 1), minlength=n).astype(np.int64)
-    return Trending(scores, viewers, window_days, newest)
+    hot = np.flatnonzero(scores > 0)
+    order = hot[np.argsort(-scores[hot], kind="stable")]
+    return Trending(scores, viewers, window_days, newest, order)
 
 
 def trending_source(trending: Trending, allowed: np.ndarray, n: int) -> Source:
+    if trending.order is not None:
+        pos = first_allowed(trending.order, allowed, n)
+        return Source("trending", pos, trending.scores[pos].astype(np.float32))
     score = np.where(trending.scores > 0, trending.scores, -np.inf)
     pos, sc = top_allowed(score, allowed, n)
     return Source("trending", pos, sc)

@@ -13,9 +13,12 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from mediarec.rank.neighbours import BUILD_LOCK, VectorIndex
 
 if TYPE_CHECKING:
     from mediarec.store import Store
@@ -71,6 +74,33 @@ class Catalog:
         """When each item appeared: :attr:`first_seen` when known, else ``created``."""
         return self.first_seen if len(self.first_seen) == len(self.created) else self.created
 
+    # Per-snapshot orders and groupings, computed on first use so that requests filter and pick
+    # fresh items without a pass over the whole catalogue (cached_property writes the instance
+    # dict directly, which a frozen dataclass allows; a race computes the same value twice).
+    @cached_property
+    def by_time(self) -> tuple[np.ndarray, np.ndarray]:
+        """(positions sorted by :attr:`since` ascending, those times): the fresh window is a suffix."""
+        order = np.argsort(self.since, kind="stable")
+        return order, self.since[order]
+
+    @cached_property
+    def content_index(self) -> VectorIndex | None:
+        """Neighbours over :attr:`content` (exact when small, HNSW when big), built on first use, or
+        before the swap when a big catalogue reloads in the background."""
+        with BUILD_LOCK:
+            built = self.__dict__.get("content_index")  # a concurrent first use may have built it
+            if built is None and self.content is not None:
+                built = VectorIndex(self.content, self.has_content)
+            return built
+
+    @cached_property
+    def kind_positions(self) -> dict[str, np.ndarray]:
+        return _group(self.kinds)
+
+    @cached_property
+    def creator_positions(self) -> dict[str | None, np.ndarray]:
+        return _group(self.creators)
+
     def positions_of(self, internal: np.ndarray) -> np.ndarray:
         """Catalogue positions of internal item ids (-1 for ids this snapshot lacks), vectorised."""
         ids = np.asarray(internal, dtype=np.int64)
@@ -79,6 +109,14 @@ class Catalog:
         # Rows come ORDER BY id, so the internal ids are sorted and a binary search maps them.
         at = np.clip(np.searchsorted(self.internal_ids, ids), 0, len(self.internal_ids) - 1)
         return np.where(self.internal_ids[at] == ids, at, -1).astype(np.int64)
+
+
+def _group(values: list[Any]) -> dict[Any, np.ndarray]:
+    """value -> sorted positions holding it."""
+    out: dict[Any, list[int]] = {}
+    for k, v in enumerate(values):
+        out.setdefault(v, []).append(k)
+    return {v: np.asarray(p, dtype=np.int64) for v, p in out.items()}
 
 
 def _norm_tag(raw: Any) -> str:
@@ -226,6 +264,10 @@ def load_catalog(store: Store) -> Catalog:
 # The stamp query scans the items table, so requests share one check per this many seconds: a new
 # item or feature is visible at most this long after it is stored.
 STAMP_CHECK_SECONDS = 0.25
+# Loading a snapshot reads every item and vector (seconds at 100,000 items, minutes at a million).
+# Above this many items a changed catalogue is reloaded on a background thread while requests keep
+# the previous snapshot, so a new item becomes rankable when the reload ends rather than at once.
+BACKGROUND_RELOAD_ITEMS = 100_000
 
 
 class CatalogCache:
@@ -237,6 +279,17 @@ class CatalogCache:
         self._catalog: Catalog | None = None
         self._checked = 0.0
         self.check_seconds = check_seconds
+        self._reloading = False
+
+    def _reload(self, store: Store, stamp: tuple[Any, ...]) -> None:
+        try:
+            catalog = load_catalog(store)
+            catalog.content_index  # noqa: B018 - built here, off the request path, before the swap
+            with self._lock:
+                self._catalog, self._stamp = catalog, stamp
+        finally:
+            with self._lock:
+                self._reloading = False
 
     def get(self, store: Store) -> Catalog:
         with self._lock:
@@ -244,6 +297,15 @@ class CatalogCache:
                 return self._catalog
         stamp = store.catalogue_stamp()
         with self._lock:
+            big = self._catalog is not None and len(self._catalog) > BACKGROUND_RELOAD_ITEMS
+            if self._catalog is not None and stamp != self._stamp and big:
+                if not self._reloading:
+                    self._reloading = True
+                    threading.Thread(
+                        target=self._reload, args=(store, stamp), name="mediarec-catalogue", daemon=True
+                    ).start()
+                self._checked = time.monotonic()
+                return self._catalog
             if self._catalog is None or stamp != self._stamp:
                 self._catalog = load_catalog(store)
                 self._stamp = stamp

@@ -30,8 +30,16 @@ def allowed_mask(
     if watched_fraction > 0 and history.watched:
         done = [p for p, f in history.watched.items() if f >= watched_fraction]
         allowed[np.asarray(done, dtype=np.int64)] = False
+    # Positions per kind and creator are grouped once per catalogue snapshot, not compared per request.
     if kind:
-        allowed &= np.asarray([k == kind for k in catalog.kinds], dtype=bool)
+        allowed &= _only(n, catalog.kind_positions.get(kind))
     if creator:
-        allowed &= np.asarray([c == creator for c in catalog.creators], dtype=bool)
+        allowed &= _only(n, catalog.creator_positions.get(creator))
     return allowed
+
+
+def _only(n: int, positions: np.ndarray | None) -> np.ndarray:
+    keep = np.zeros(n, dtype=bool)
+    if positions is not None:
+        keep[positions] = True
+    return keep

@@ -10,6 +10,7 @@ import dataclasses
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mediarec.interactions import InteractionWeights
-from mediarec.rank.audience import AudienceCache, AudienceRule, audiences, eligible
+from mediarec.rank.audience import AudienceCache, AudienceRule, Audiences, audiences, eligible
 from mediarec.rank.blend import blend
 from mediarec.rank.candidates import (
     Source,
@@ -37,6 +38,7 @@ from mediarec.rank.filters import allowed_mask
 from mediarec.rank.foldin import FoldIn
 from mediarec.rank.freshness import freshness_bonus
 from mediarec.rank.history import UserHistory, load_history
+from mediarec.rank.neighbours import BUILD_LOCK, VectorIndex
 from mediarec.rank.options import SOURCES, RankOptions
 from mediarec.rank.records import FALLBACK_POPULARITY, RankResult, Reason, Recommendation
 from mediarec.recommenders import Recommender
@@ -70,6 +72,16 @@ class ModelView:
     viewers: np.ndarray  # training viewers per catalogue position
     seen_csc: sp.csc_matrix | None = None  # the training matrix by item: who engaged with what
 
+    @cached_property
+    def index(self) -> VectorIndex | None:
+        """Neighbours among ``vectors`` (an HNSW index when big), built on first use: most requests
+        find neighbours in content space and never need the model's."""
+        with BUILD_LOCK:
+            built = self.__dict__.get("index")  # a concurrent first use may have built it meanwhile
+            if built is None and self.vectors is not None:
+                built = VectorIndex(self.vectors, self.model_of_cat >= 0)
+            return built
+
 
 def _view(ref: ModelRef, catalog: Catalog) -> ModelView:
     model = ref.model
@@ -102,6 +114,12 @@ class Ranker:
         self.audience = AudienceCache()
         self._views: dict[tuple[Path, int], ModelView] = {}
         self._lock = threading.Lock()
+        self._audiences: tuple[tuple[int, ...], Audiences] | None = None
+
+    @staticmethod
+    def content_index(catalog: Catalog) -> VectorIndex | None:
+        """Neighbours over the snapshot's content vectors, built once per snapshot."""
+        return catalog.content_index
 
     def view(self, ref: ModelRef, catalog: Catalog) -> ModelView:
         key = (ref.path, id(catalog))
@@ -111,8 +129,12 @@ class Ranker:
             if found is not None and found.ref.model is ref.model:
                 return found
             made = _view(ref, catalog)
-            # Views of older snapshots or model versions are dropped: one per model folder.
-            self._views = {k: v for k, v in self._views.items() if k[0] != ref.path}
+            # One view per model folder (older snapshots are dropped), and per model at most one
+            # other version's besides this one: requests still finishing on the version served
+            # before a switch keep theirs, and versions trained since do not pile up in memory.
+            name = ref.path.parent
+            other = [k for k in self._views if k[0].parent == name and k[0] != ref.path][-1:]
+            self._views = {k: v for k, v in self._views.items() if k[0].parent != name or k in other}
             self._views[key] = made
             return made
 
@@ -157,7 +179,7 @@ class Ranker:
             )
             allowed = allowed & ~blocked
         sources, content_vectors, space = self._sources(
-            catalog, view, history, allowed, cf, trending, options, now
+            catalog, view, history, allowed, cf, trending, options, now, self.content_index(catalog)
         )
         mixed = blend(sources, {s: options.weight(s) for s in SOURCES})
         if options.weight_cold > 0 and options.weight_content > 0 and "content" in mixed.parts:
@@ -244,25 +266,28 @@ class Ranker:
         trending: Trending,
         o: RankOptions,
         now: float,
+        content_index: VectorIndex | None = None,
     ) -> tuple[list[Source], np.ndarray | None, str]:
         sources: list[Source] = []
         if cf is not None and o.weight_cf > 0:
             sources.append(cf_source(cf, allowed, o.candidates))
         recent = history.recent[: o.recent_items]
-        content_vectors, space = None, ""
+        content_vectors, space, index = None, "", None
         if catalog.content is not None and len(recent) and catalog.has_content[recent].any():
             content_vectors, space = catalog.content, catalog.content_source
-            has = catalog.has_content
+            has, index = catalog.has_content, content_index
         elif view.vectors is not None:
             # No content vectors for this user's items: neighbours in the model's item space.
             content_vectors, space = view.vectors, view.ref.model.name
-            has = view.model_of_cat >= 0
+            has, index = view.model_of_cat >= 0, view.index
         if content_vectors is not None and o.weight_content > 0 and len(recent):
-            sources.append(content_source(content_vectors, has, recent, allowed, o.candidates, space))
+            sources.append(content_source(content_vectors, has, recent, allowed, o.candidates, space, index))
         if o.weight_trending > 0:
             sources.append(trending_source(trending, allowed, o.candidates))
         if o.weight_fresh > 0:
-            sources.append(fresh_source(catalog.since, allowed, o.candidates, now, o.fresh_days))
+            sources.append(
+                fresh_source(catalog.since, allowed, o.candidates, now, o.fresh_days, catalog.by_time)
+            )
         return sources, content_vectors, space
 
     @staticmethod
@@ -294,8 +319,10 @@ class Ranker:
     ) -> set[int]:
         if o.explore_epsilon <= 0 or not ranked:
             return set()
-        new = (now - catalog.since) / DAY <= o.fresh_days
-        pool = np.flatnonzero(allowed & new & (view.viewers < o.explore_max_viewers))
+        # The new items are a suffix of the snapshot's time order: no pass over the whole catalogue.
+        order, times = catalog.by_time
+        new = np.sort(order[int(np.searchsorted(times, now - o.fresh_days * DAY, side="left")) :])
+        pool = new[allowed[new] & (view.viewers[new] < o.explore_max_viewers)]
         slots = explore_slots(ranked, pool, n, o.explore_epsilon, explore_rng(o.seed, user))
         for slot, pos in sorted(slots):
             slot = min(slot, len(ranked))
@@ -331,7 +358,15 @@ class Ranker:
             found = audiences(np.zeros((0, 0)), catalog, viewers, rule, now)
             return eligible(found, catalog, history, user, rule, now)
         tastes, content = self.audience.tastes(store, catalog, weights)
-        found = audiences(tastes, catalog, viewers, rule, now, content)
+        # The bands rank every user for every new item: computed once per batch of tastes, trending
+        # figures and minute (a period edge moves by at most that), not once per request.
+        key = (id(tastes), id(catalog), id(view), id(live_viewers), int(now // 60), hash(rule))
+        cached = self._audiences
+        if cached is not None and cached[0] == key:
+            found = cached[1]
+        else:
+            found = audiences(tastes, catalog, viewers, rule, now, content)
+            self._audiences = (key, found)
         return eligible(found, catalog, history, user, rule, now, content)
 
     @staticmethod

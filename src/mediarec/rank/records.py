@@ -61,3 +61,4 @@ class RankResult:
     fallback: bool = False
     folded_in: bool = False
     sources: dict[str, int] = field(default_factory=dict)  # candidates each source contributed
+    model_version: str | None = None  # the saved version that ranked (None: no model trained yet)

@@ -22,6 +22,7 @@ The defaults were chosen on a validation split carved from the ML-1M training fo
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,14 +34,26 @@ from mediarec.recommenders.content import profile_weights, unit_item_vectors
 from mediarec.recommenders.ease import ease_scores, ease_weights
 
 _BLOCK_CELLS = 16_000_000  # dense similarity cells per block when finding content neighbours
-CORES = ("ease", "als")
+CORES = ("auto", "ease", "als")
+BORROWS = ("auto", "knn", "linear")
+# "auto" choices by catalogue size (items in the training matrix). EASE holds three dense
+# items × items float64 arrays (10,000 items: ~2.4 GB), so above this the ALS core is used.
+AUTO_EASE_MAX_ITEMS = 10_000
+# The k-nearest-neighbour kernel compares every item with every warm item (blockwise, O(items²)
+# time); above this many items the borrowed representation comes from a linear map instead.
+AUTO_KNN_MAX_ITEMS = 50_000
 
 
 @dataclass(frozen=True)
 class HybridParams(Params):
-    core: str = (
-        "ease"  # "ease" (exact item-item; memory grows with items²) or "als" (factors; scales further)
-    )
+    # "ease" (exact item-item; memory grows with items²), "als" (factors; scales to millions of
+    # items) or "auto": EASE up to AUTO_EASE_MAX_ITEMS items, ALS above. A fitted model stores its choice.
+    core: str = "auto"
+    # How an item borrows a CF representation from content: "knn" (softmax over its nearest warm
+    # items; O(items²) time), "linear" (a ridge map from content vectors to CF representations,
+    # fitted on the warm items; linear time) or "auto": knn up to AUTO_KNN_MAX_ITEMS items.
+    borrow: str = "auto"
+    borrow_l2: float = 1.0  # ridge λ of the linear map
     l2: float = 1000.0  # EASE core: ridge λ
     factors: int = 64  # ALS core: the ALS options, as in ALSParams
     regularization: float = 0.05
@@ -71,6 +84,8 @@ class HybridRecommender(Recommender):
         super().__init__(*args, **kw)  # type: ignore[arg-type]
         if self.params.core not in CORES:
             raise ValueError(f"core must be one of {', '.join(CORES)}, got {self.params.core!r}")
+        if self.params.borrow not in BORROWS:
+            raise ValueError(f"borrow must be one of {', '.join(BORROWS)}, got {self.params.borrow!r}")
         self.item_unit = np.zeros((0, 0), dtype=np.float32)
         self.user_profiles = np.zeros((0, 0), dtype=np.float32)
         self.user_factors = np.zeros((0, 0), dtype=np.float32)  # ALS core only; (users, 0) for EASE
@@ -79,7 +94,14 @@ class HybridRecommender(Recommender):
 
     def _fit(self, interactions: Interactions) -> None:
         assert self.fit_features is not None
-        p = self.params
+        n = interactions.n_items
+        core, borrow = self.params.core, self.params.borrow
+        if core == "auto":
+            core = "ease" if n <= AUTO_EASE_MAX_ITEMS else "als"
+        if borrow == "auto":
+            borrow = "knn" if n <= AUTO_KNN_MAX_ITEMS else "linear"
+        # The resolved choices are saved with the model (meta.json) and decide how it scores.
+        self.params = p = dataclasses.replace(self.params, core=core, borrow=borrow)
         self.item_unit = unit_item_vectors(self.fit_features, p.center)
         weights = profile_weights(interactions, use_weights=False, half_life_days=0.0)
         self.user_profiles = _unit_rows(np.asarray(weights @ self.item_unit, dtype=np.float32))
@@ -101,9 +123,12 @@ class HybridRecommender(Recommender):
             own = als.item_factors
             self.user_factors = als.user_factors
         counts = np.diff(interactions.matrix.tocsc().indptr).astype(np.float64)
-        kernel = content_kernel(self.item_unit, counts > 0, p.neighbours, p.temperature)
-        borrowed = np.asarray(kernel @ own, dtype=np.float32)
-        has_content = np.diff(kernel.indptr) > 0
+        if p.borrow == "knn":
+            kernel = content_kernel(self.item_unit, counts > 0, p.neighbours, p.temperature)
+            borrowed = np.asarray(kernel @ own, dtype=np.float32)
+            has_content = np.diff(kernel.indptr) > 0
+        else:
+            borrowed, has_content = linear_borrow(self.item_unit, counts > 0, own, p.borrow_l2)
         denom = counts + p.shrinkage
         keep = np.where(denom > 0, counts / np.where(denom > 0, denom, 1.0), 0.0)
         keep[~has_content] = 1.0  # no content neighbours: nothing to borrow, keep what CF learned
@@ -137,6 +162,25 @@ class HybridRecommender(Recommender):
         self.user_factors = arrays["user_factors"]
         self.item_repr = arrays["item_repr"]
         self.item_content_weight = arrays["item_content_weight"]
+
+
+def linear_borrow(
+    unit: np.ndarray, warm: np.ndarray, own: np.ndarray, l2: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(every item's CF representation predicted from its content vector by a ridge map fitted on
+    the warm items, which items have content). A low-rank stand-in for the kNN kernel: one
+    (dim × dim) solve, so it costs O(items · dim²) at any catalogue size."""
+    has = np.any(unit != 0, axis=1)
+    src = np.flatnonzero(warm & has)
+    out = np.zeros((unit.shape[0], own.shape[1]), dtype=np.float32)
+    if not len(src):
+        return out, np.zeros(unit.shape[0], dtype=bool)
+    x = unit[src].astype(np.float64)
+    gram = x.T @ x
+    gram[np.diag_indices_from(gram)] += l2
+    weights = np.linalg.solve(gram, x.T @ np.asarray(own[src], dtype=np.float64))
+    out[has] = (unit[has] @ weights.astype(np.float32)).astype(np.float32)
+    return out, has
 
 
 def content_kernel(unit: np.ndarray, sources: np.ndarray, k: int, temperature: float) -> sp.csr_matrix:

@@ -18,29 +18,57 @@ import numpy as np
 from mediarec.recommenders import CLASSES, Recommender
 
 
-def models_root(home: str | Path) -> Path:
-    return Path(home) / "models"
+def models_root(home: str | Path, root: str | Path | None = None) -> Path:
+    """``root`` when given (the ``models_dir`` setting: a folder replicas share), else ``<home>/models``."""
+    return Path(root) if root else Path(home) / "models"
 
 
-def versions(home: str | Path, name: str) -> list[Path]:
-    folder = models_root(home) / name
+def versions(home: str | Path, name: str, *, root: str | Path | None = None) -> list[Path]:
+    folder = models_root(home, root) / name
     if not folder.is_dir():
         return []
     found = [p for p in folder.iterdir() if p.is_dir() and p.name.isdigit() and (p / "meta.json").is_file()]
     return sorted(found, key=lambda p: int(p.name))
 
 
-def save(model: Recommender, home: str | Path, name: str | None = None) -> Path:
+def save(
+    model: Recommender, home: str | Path, name: str | None = None, *, root: str | Path | None = None
+) -> Path:
     """Store a fitted model as the next version of ``name`` (default: the model's own name)."""
-    folder = models_root(home) / (name or model.name)
+    folder = models_root(home, root) / (name or model.name)
     folder.mkdir(parents=True, exist_ok=True)
-    existing = versions(home, name or model.name)
+    existing = versions(home, name or model.name, root=root)
     version = int(existing[-1].name) + 1 if existing else 1
     tmp = folder / f".tmp-{uuid.uuid4().hex}"
     model.save(tmp)
-    final = folder / f"{version:04d}"
-    os.rename(tmp, final)
-    return final
+    # Renaming a folder onto an existing non-empty one fails, so two trainers (on two machines
+    # sharing models_dir, say) that picked the same number never overwrite each other: the later
+    # one takes the next free number.
+    for _ in range(1000):
+        final = folder / f"{version:04d}"
+        try:
+            os.rename(tmp, final)
+            return final
+        except OSError:
+            if not final.exists():
+                raise
+            version += 1
+    raise OSError(f"{folder}: no free version number after {version}")
+
+
+def newest_version(home: str | Path, name: str, *, root: str | Path | None = None) -> Path | None:
+    """The newest saved version of ``name``, as :func:`versions` would list last, for a poll: one
+    directory listing and a stat or two, however many versions are kept."""
+    folder = models_root(home, root) / name
+    try:
+        names = [e.name for e in os.scandir(folder) if e.name.isdigit()]
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    for candidate in sorted(names, key=int, reverse=True):
+        # A version appears by a rename of its finished folder, so meta.json is there or it is not one.
+        if (folder / candidate / "meta.json").is_file():
+            return folder / candidate
+    return None
 
 
 def load(folder: str | Path) -> Recommender:
@@ -52,12 +80,12 @@ def load(folder: str | Path) -> Recommender:
     return cls.load(folder)
 
 
-def latest(home: str | Path, name: str) -> Recommender | None:
-    found = versions(home, name)
+def latest(home: str | Path, name: str, *, root: str | Path | None = None) -> Recommender | None:
+    found = versions(home, name, root=root)
     return load(found[-1]) if found else None
 
 
-def scrub_user(home: str | Path, user: str) -> int:
+def scrub_user(home: str | Path, user: str, *, root: str | Path | None = None) -> int:
     """Remove one user's rows from every saved model (their factors and seen items); returns
     how many model versions changed. Part of deleting a user: no derived artefact keeps them.
 
@@ -68,10 +96,10 @@ def scrub_user(home: str | Path, user: str) -> int:
     itself (:meth:`mediarec.engine.MediaRec.train`), and is left to it.
     """
     changed = 0
-    root = models_root(home)
-    if not root.is_dir():
+    folder_root = models_root(home, root)
+    if not folder_root.is_dir():
         return 0
-    for meta_path in root.glob("*/*/meta.json"):
+    for meta_path in folder_root.glob("*/*/meta.json"):
         folder = meta_path.parent
         if folder.name.startswith("."):
             if _holds(folder, {user}) and _is_debris(folder):
@@ -79,7 +107,7 @@ def scrub_user(home: str | Path, user: str) -> int:
             continue
         if scrub_users(folder, {user}):
             changed += 1
-    for stray in root.glob("*/.old-*"):
+    for stray in folder_root.glob("*/.old-*"):
         # A scrub that died between its two renames; the published folder is handled above.
         if stray.is_dir() and not (stray / "meta.json").is_file():
             shutil.rmtree(stray, ignore_errors=True)

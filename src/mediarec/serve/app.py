@@ -247,13 +247,14 @@ def create_app(
         counts = store.counts()
         models = {}
         for name in recommenders.MODELS:
-            found = repository.versions(engine.home, name)
+            found = repository.newest_version(engine.home, name, root=engine.models_dir)
             if found:
-                models[name] = found[-1].name
+                models[name] = found.name
         return {
             "status": "ok",
             **{k: counts[k] for k in ("items", "users", "interactions")},
             "models": models,
+            "serving": engine.serving(),
         }
 
     @app.get(
@@ -324,6 +325,7 @@ def create_app(
             "model": name,
             "fallback": result.fallback,
             "folded_in": result.folded_in,
+            "model_version": result.model_version,
             "items": _recs(result.items),
         }
 

@@ -40,10 +40,18 @@ def load_or_create_key(path: Path) -> str:
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(key + "\n")
-        os.replace(tmp, path)
+        # A link, not a rename, so that it never replaces a key another process made meanwhile
+        # (two replicas starting at once on a new home): every process ends up with the same key.
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            if not _read(path):  # an empty key file is no key: replace it
+                os.replace(tmp, path)
+        except OSError:  # a file system without hard links: the rename, as before
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return key
+    return _read(path) or key
 
 
 def _read(path: Path) -> str:

@@ -48,9 +48,10 @@ def feature_values(store: Store, external_ids: Sequence[str], extractor: str, pa
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
+        join = store.dialect.cross_join()
         rows = store.conn.execute(
             f"""SELECT i.external_id, json_extract(f.payload, ?), json_type(f.payload, ?)
-                FROM items i CROSS JOIN item_features f ON f.item_id = i.id AND f.extractor = ?
+                FROM items i {join} item_features f ON f.item_id = i.id AND f.extractor = ?
                 WHERE i.external_id IN ({marks})
                 ORDER BY f.created, f.id""",
             [path, path, extractor, *chunk],

@@ -27,6 +27,11 @@ class HealthOut(BaseModel):
     users: int
     interactions: int
     models: dict[str, str] = Field(description="Latest saved version of each trained model, by model name.")
+    serving: dict[str, str] = Field(
+        default_factory=dict,
+        description="The version this server process ranks with, by model name (models requested so far); "
+        "it follows `models` within the model_check_seconds setting, without a restart.",
+    )
 
 
 class ReasonOut(BaseModel):
@@ -65,6 +70,9 @@ class RecommendationsOut(BaseModel):
     )
     folded_in: bool = Field(
         False, description="True when the user's vector was computed from their live events (fold-in)."
+    )
+    model_version: str | None = Field(
+        None, description="The saved version of the model that ranked this list; null before any training."
     )
     items: list[RecommendationOut]
 

@@ -1,4 +1,4 @@
-"""The embedded store (SQLite in WAL mode) and its single writer."""
+"""The store (SQLite in WAL mode by default, or PostgreSQL, chosen by URL) and its single writer."""
 
 from mediarec.store.db import EventColumns, Store, StoredEvent, StoredItem, StoreError, path_from_url
 

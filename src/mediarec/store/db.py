@@ -1,7 +1,11 @@
-"""The embedded store: one SQLite file in WAL mode, with a typed read/write API.
+"""The store: one SQLite file in WAL mode (the embedded default) or a PostgreSQL database, chosen by
+URL, with a typed read/write API over SQLAlchemy (:mod:`mediarec.store.backend`).
 
-Connections are per thread (SQLite objects must not cross threads); an async server funnels
-its writes through :class:`mediarec.store.writer.Writer` so that only one thread ever writes.
+Connections are per thread (SQLite objects must not cross threads) and in autocommit mode between
+the explicit transactions of :meth:`Store.transaction`; an async server funnels its writes through
+:class:`mediarec.store.writer.Writer` so that only one thread of a process ever writes. Several
+processes may write to one PostgreSQL store: identity keys are kept by ``ON CONFLICT`` and a
+transaction that loses a race (deadlock, serialization failure, a unique key taken first) is run again.
 """
 
 from __future__ import annotations
@@ -11,20 +15,33 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+from sqlalchemy.exc import DBAPIError
 
 from mediarec.pii import scrub_pii
 from mediarec.records import EventRecord, ItemRecord
+from mediarec.store.backend import (
+    RETRY_CODES,
+    Conn,
+    Dialect,
+    make_engine,
+    normalise_url,
+    pg_error_code,
+    safe_url,
+)
 from mediarec.store.errors import StoreError
 from mediarec.store.features import FeatureTables
 from mediarec.store.imports import ImportLog
-from mediarec.store.migrations import MIGRATIONS
+from mediarec.store.migrations import MIGRATIONS, split_sql
+
+T = TypeVar("T")
+SQLITE = Dialect("sqlite")
 
 if TYPE_CHECKING:
     from mediarec.store.profiles import ProfileStore
@@ -81,7 +98,7 @@ class EventColumns:
 _ITEM_COLS = "id, external_id, title, kind, duration, uri, creator, metadata, created"
 
 
-def _item(row: sqlite3.Row | tuple[Any, ...]) -> StoredItem:
+def _item(row: Sequence[Any]) -> StoredItem:
     return StoredItem(
         id=row[0],
         external_id=row[1],
@@ -96,49 +113,50 @@ def _item(row: sqlite3.Row | tuple[Any, ...]) -> StoredItem:
 
 
 def path_from_url(url: str) -> Path:
-    """A store URL to a file path, as SQLAlchemy reads them: ``sqlite:///rel.db``, ``sqlite:////abs.db``."""
-    if "://" not in url:
-        return Path(url)
-    scheme, _, rest = url.partition("://")
-    if scheme != "sqlite":
-        raise StoreError(
-            f"store URL scheme {scheme!r} is not supported by this build; use sqlite:///PATH "
-            "(the embedded default)"
-        )
-    if not rest.startswith("/"):
-        raise StoreError(f"store URL {url!r} must look like sqlite:///PATH")
-    return Path(rest[1:])
+    """An SQLite store URL to its file path, as SQLAlchemy reads them: ``sqlite:///rel.db``,
+    ``sqlite:////abs.db``. A PostgreSQL URL has no file: StoreError."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database is None:
+        raise StoreError(f"store URL {safe_url(parsed)!r} names no SQLite file")
+    return Path(parsed.database)
 
 
 class Store(FeatureTables, ImportLog):
-    """Typed access to the mediarec database file."""
+    """Typed access to the mediarec store: an SQLite file (a path or ``sqlite:///PATH``) or a
+    PostgreSQL database (``postgresql://user:password@host/db``)."""
 
     def __init__(self, path: str | Path, *, batch_size: int = 5000) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.url = normalise_url(path)
+        self.dialect = Dialect("sqlite" if self.url.get_backend_name() == "sqlite" else "postgresql")
+        # The file of an SQLite store; for PostgreSQL a stand-in that names the database (password
+        # hidden), used only as a key and in messages.
+        self.path = Path(self.url.database or "") if self.dialect.sqlite else Path(safe_url(self.url))
         self.batch_size = batch_size
+        self.engine = make_engine(self.url)
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._all: list[Conn] = []
         self._lock = threading.Lock()
         self.migrate()
 
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> Store:
-        return cls(path_from_url(url), **kw)
+        return cls(url, **kw)
+
+    @property
+    def display_url(self) -> str:
+        return safe_url(self.url)
 
     # -- connections -------------------------------------------------------------------------
     @property
-    def conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
+    def conn(self) -> Conn:
+        """This thread's connection; autocommit outside :meth:`transaction`."""
+        conn: Conn | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=30000")
-            # Deleted rows are overwritten with zeros, not just unlinked, so a deleted user's text
-            # does not live on in free pages of the file (see delete_user).
-            conn.execute("PRAGMA secure_delete=ON")
+            try:
+                sa = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            except DBAPIError as exc:
+                raise StoreError(f"cannot open the store {self.display_url}: {exc.orig}") from None
+            conn = Conn(sa, self.dialect)
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -147,7 +165,10 @@ class Store(FeatureTables, ImportLog):
     def close(self) -> None:
         with self._lock:
             for conn in self._all:
-                conn.close()
+                try:
+                    conn.close()
+                except Exception:  # a connection of a thread that is gone, or a server that went away
+                    log.debug("closing a store connection failed", exc_info=True)
             self._all.clear()
         self._local = threading.local()
 
@@ -158,34 +179,44 @@ class Store(FeatureTables, ImportLog):
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Conn]:
+        """This thread's connection inside one transaction (SQLite: BEGIN IMMEDIATE, the write lock);
+        committed at the end, rolled back on an exception."""
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(self.dialect.begin)
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            try:
+                conn.execute("ROLLBACK")
+            except DBAPIError:
+                log.debug("rollback failed", exc_info=True)
             raise
         conn.execute("COMMIT")
 
+    def write(self, fn: Callable[[Conn], T], attempts: int = 6) -> T:
+        """``fn(tx)`` in a transaction; on PostgreSQL run again when it lost a race with another
+        process (deadlock, serialization failure, a unique key the other committed first), so that
+        concurrent writers neither fail nor duplicate. ``fn`` must be safe to repeat."""
+        for attempt in range(attempts):
+            try:
+                with self.transaction() as tx:
+                    return fn(tx)
+            except DBAPIError as exc:
+                if self.dialect.sqlite or pg_error_code(exc) not in RETRY_CODES or attempt == attempts - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
     def migrate(self) -> int:
-        conn = self.conn
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path} has schema version {version}, newer than this mediarec knows "
-                f"({len(MIGRATIONS)}); upgrade mediarec"
-            )
-        for number in range(version, len(MIGRATIONS)):
-            step = MIGRATIONS[number]
-            with self.transaction() as tx:
-                if callable(step):  # a migration SQL cannot express (see store/migrations.py)
-                    step(tx, self.path)
-                else:
-                    for statement in _split_sql(step):
-                        tx.execute(statement)
-                tx.execute(f"PRAGMA user_version = {number + 1}")
-        if version < len(MIGRATIONS) and version > 0:
+        """Bring the schema up to date (legacy migrations for old SQLite homes, then Alembic)."""
+        from mediarec.store.upgrade import upgrade_store
+
+        try:
+            rewrote = upgrade_store(self.engine, self.path if self.dialect.sqlite else None)
+        except DBAPIError as exc:
+            raise StoreError(f"cannot open the store {self.display_url}: {exc.orig}") from None
+        if rewrote:
             # A migration may have rewritten personal data (migration 7 scrubs old comments): the
             # WAL must not keep the rows as they were.
             self.checkpoint()
@@ -193,7 +224,10 @@ class Store(FeatureTables, ImportLog):
 
     @property
     def schema_version(self) -> int:
-        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        """The legacy migration count the schema matches (Alembic's first revision equals 7)."""
+        if self.dialect.sqlite:
+            return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        return len(MIGRATIONS)
 
     # -- items -------------------------------------------------------------------------------
     def upsert_items(self, records: Sequence[ItemRecord]) -> int:
@@ -201,8 +235,10 @@ class Store(FeatureTables, ImportLog):
         if not records:
             return 0
         now = time.time()
-        with self.transaction() as tx:
-            before = tx.execute("SELECT count(*) FROM items").fetchone()[0]
+
+        def run(tx: Conn) -> int:
+            ids = list(dict.fromkeys(r.external_id for r in records))
+            before = len(self._id_map(tx, "items", ids))
             tx.executemany(
                 """INSERT INTO items (external_id, title, kind, duration, uri, creator, metadata,
                                       created, updated)
@@ -234,8 +270,9 @@ class Store(FeatureTables, ImportLog):
                     for r in records
                 ],
             )
-            after = tx.execute("SELECT count(*) FROM items").fetchone()[0]
-        return int(after - before)
+            return len(ids) - before
+
+        return self.write(run)
 
     def register_media(self, content_hash: str, record: ItemRecord) -> tuple[str, bool]:
         """Find or create the item for a media file by its content hash.
@@ -247,7 +284,8 @@ class Store(FeatureTables, ImportLog):
         """
         now = time.time()
         meta = json.dumps(dict(record.metadata), ensure_ascii=False)
-        with self.transaction() as tx:
+
+        def run(tx: Conn) -> tuple[str, bool]:
             row = tx.execute(
                 "SELECT external_id FROM items WHERE content_hash = ?", (content_hash,)
             ).fetchone()
@@ -296,6 +334,8 @@ class Store(FeatureTables, ImportLog):
             )
             return record.external_id, True
 
+        return self.write(run)
+
     def get_item(self, external_id: str) -> StoredItem | None:
         row = self.conn.execute(f"SELECT {_ITEM_COLS} FROM items WHERE external_id = ?", (external_id,))
         found = row.fetchone()
@@ -323,7 +363,7 @@ class Store(FeatureTables, ImportLog):
         query: str | None = None,
         tag: str | None = None,
     ) -> list[StoredItem]:
-        where, params = self._item_filter(kind, creator, query, tag)
+        where, params = self._item_filter(kind, creator, query, tag, self.dialect)
         sql = f"SELECT {_ITEM_COLS} FROM items {where} ORDER BY id LIMIT ? OFFSET ?"
         return [_item(r) for r in self.conn.execute(sql, [*params, limit, offset])]
 
@@ -338,25 +378,29 @@ class Store(FeatureTables, ImportLog):
             # The tag index alone answers this, ~10x faster than visiting each matching item row.
             sql = "SELECT count(DISTINCT item_id) FROM item_tags WHERE tag = ?"
             return int(self.conn.execute(sql, (tag.strip().lower(),)).fetchone()[0])
-        where, params = self._item_filter(kind, creator, query, tag)
+        where, params = self._item_filter(kind, creator, query, tag, self.dialect)
         return int(self.conn.execute(f"SELECT count(*) FROM items {where}", params).fetchone()[0])
 
     @staticmethod
     def _item_filter(
-        kind: str | None, creator: str | None, query: str | None, tag: str | None = None
+        kind: str | None,
+        creator: str | None,
+        query: str | None,
+        tag: str | None = None,
+        dialect: Dialect = SQLITE,
     ) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
         if kind:
             # Two kinds split the catalogue coarsely, yet SQLite (no ANALYZE statistics here) would
             # pick their index over a selective creator or tag; the unary plus keeps it off then.
-            clauses.append("+kind = ?" if creator or query or tag else "kind = ?")
+            clauses.append(f"{dialect.unindexed('kind')} = ?" if creator or query or tag else "kind = ?")
             params.append(kind)
         if creator:
             clauses.append("creator = ?")
             params.append(creator)
         if query:
-            clauses.append("title LIKE ? ESCAPE '\\'")
+            clauses.append(f"title {dialect.like} ? ESCAPE '\\'")
             escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             params.append(f"%{escaped}%")
         if tag:
@@ -375,16 +419,22 @@ class Store(FeatureTables, ImportLog):
         return np.asarray([r[0] for r in rows], dtype=str)
 
     # -- users and events --------------------------------------------------------------------
-    def _ensure_users(self, tx: sqlite3.Connection, external_ids: Iterable[str]) -> dict[str, int]:
+    def _ensure_users(self, tx: Conn, external_ids: Iterable[str]) -> dict[str, int]:
         ids = list(dict.fromkeys(external_ids))
         now = time.time()
-        tx.executemany(
-            "INSERT OR IGNORE INTO users (external_id, created) VALUES (?, ?)", [(u, now) for u in ids]
-        )
-        return self._id_map(tx, "users", ids)
+        # Only the missing ones are inserted: a conflicting insert still costs a lookup and, on
+        # PostgreSQL, a wait on whoever holds that key.
+        known = self._id_map(tx, "users", ids)
+        missing = [(u, now) for u in ids if u not in known]
+        if missing:
+            tx.executemany(
+                "INSERT INTO users (external_id, created) VALUES (?, ?) ON CONFLICT DO NOTHING", missing
+            )
+            known.update(self._id_map(tx, "users", [u for u, _ in missing]))
+        return known
 
     @staticmethod
-    def _id_map(tx: sqlite3.Connection, table: str, ids: list[str]) -> dict[str, int]:
+    def _id_map(tx: Conn, table: str, ids: list[str]) -> dict[str, int]:
         out: dict[str, int] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
@@ -406,15 +456,18 @@ class Store(FeatureTables, ImportLog):
         if not records:
             return 0, []
         now = time.time()
-        rejected: list[tuple[int, str]] = []
-        with self.transaction() as tx:
+
+        def run(tx: Conn) -> tuple[int, list[tuple[int, str]]]:
+            rejected: list[tuple[int, str]] = []
             item_ids = list(dict.fromkeys(r.item for r in records))
-            if create_missing_items:
-                tx.executemany(
-                    "INSERT OR IGNORE INTO items (external_id, title, created, updated) VALUES (?, ?, ?, ?)",
-                    [(i, i, now, now) for i in item_ids],
-                )
             items = self._id_map(tx, "items", item_ids)
+            if create_missing_items and len(items) < len(item_ids):
+                tx.executemany(
+                    "INSERT INTO items (external_id, title, created, updated) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    [(i, i, now, now) for i in item_ids if i not in items],
+                )
+                items = self._id_map(tx, "items", item_ids)
             users = self._ensure_users(tx, (r.user for r in records if r.item in items))
             rows = []
             for pos, r in enumerate(records):
@@ -425,34 +478,46 @@ class Store(FeatureTables, ImportLog):
                 # Comments are kept without e-mail addresses and phone numbers, whoever wrote them in.
                 comment = scrub_pii(r.comment) if r.comment else r.comment
                 rows.append((users[r.user], iid, r.type, r.value, r.ts, comment))
-            before = tx.total_changes
-            tx.executemany(
-                "INSERT OR IGNORE INTO interactions (user_id, item_id, type, value, ts, comment) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            inserted = tx.total_changes - before
-        return inserted, rejected
+            # The identity key decides, in the database: a concurrent writer's copy of the same event
+            # (another process) is skipped here, never stored twice. rowcount sums over the rows.
+            if not rows:
+                return 0, rejected
+            if self.dialect.postgresql:
+                # One statement for the batch (arrays unnested server-side): a round trip per row
+                # would cap PostgreSQL imports at a third of the speed.
+                result = tx.execute(
+                    "INSERT INTO interactions (user_id, item_id, type, value, ts, comment) "
+                    "SELECT * FROM unnest(?::integer[], ?::integer[], ?::text[], ?::float8[], "
+                    "?::float8[], ?::text[]) ON CONFLICT DO NOTHING",
+                    _pg_columns(rows),
+                )
+            else:
+                result = tx.executemany(
+                    "INSERT INTO interactions (user_id, item_id, type, value, ts, comment) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    rows,
+                )
+            return max(0, int(result.rowcount)), rejected
+
+        return self.write(run)
 
     def event_columns(self, since: float | None = None) -> EventColumns:
         """Every event (or those after ``since``) as arrays of external ids."""
         conn = self.conn
         users = _id_lookup(conn, "users")
         items = _id_lookup(conn, "items")
-        # Missing values come out as +inf (SQLite reads 9e999 as infinity) so that the column
-        # converts to floats in one step; they become NaN below.
-        sql = "SELECT user_id, item_id, type, ifnull(value, 9e999), ts FROM interactions"
+        # Missing values (None) become NaN in the float conversion below.
+        sql = "SELECT user_id, item_id, type, value, ts FROM interactions"
         params: tuple[Any, ...] = ()
         if since is not None:
             sql += " WHERE ts > ?"
             params = (since,)
-        rows = conn.execute(sql, params).fetchall()
+        rows = conn.fetch_tuples(sql, params)
         if not rows:
             empty = np.asarray([], dtype=str)
             return EventColumns(empty, empty, empty, np.asarray([], float), np.asarray([], float))
         uid, iid, typ, val, ts = zip(*rows, strict=True)
         values = np.asarray(val, dtype=np.float64)
-        values[np.isinf(values)] = np.nan
         return EventColumns(
             users=users[np.asarray(uid, dtype=np.int64)],
             items=items[np.asarray(iid, dtype=np.int64)],
@@ -516,16 +581,16 @@ class Store(FeatureTables, ImportLog):
         # times are history positions, say) a plain scan avoids a random row lookup per event.
         in_window = conn.execute("SELECT count(*) FROM interactions WHERE ts >= ?", (since,)).fetchone()[0]
         total = conn.execute("SELECT count(*) FROM interactions").fetchone()[0]
-        hint = "NOT INDEXED" if in_window > 0.2 * total else ""
-        rows = conn.execute(
+        hint = self.dialect.no_index_hint(in_window > 0.2 * total)
+        rows = conn.fetch_tuples(
             f"SELECT user_id, item_id, ts FROM interactions {hint} WHERE ts >= ? AND type != 'skip'",
             (since,),
-        ).fetchall()
+        )
         arr = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
         return float(newest), arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2]
 
     def newest_event_id(self) -> int:
-        return int(self.conn.execute("SELECT ifnull(max(id), 0) FROM interactions").fetchone()[0])
+        return int(self.conn.execute("SELECT coalesce(max(id), 0) FROM interactions").fetchone()[0])
 
     def user_exists(self, user: str) -> bool:
         return self.conn.execute("SELECT 1 FROM users WHERE external_id = ?", (user,)).fetchone() is not None
@@ -536,16 +601,38 @@ class Store(FeatureTables, ImportLog):
         The rows are zeroed in place (``secure_delete``) and the WAL is checkpointed and truncated
         at once, so no byte of the user stays in the database files after this returns. A trigger
         moves :meth:`deletion_stamp`, which running servers watch.
+
+        PostgreSQL keeps deleted row versions in the table files until VACUUM reclaims them, so
+        the tables the user had rows in are vacuumed right after the delete commits (VACUUM marks
+        the space free for reuse; the bytes are overwritten when it is reused, as PostgreSQL
+        offers no zeroing of freed space; its WAL files hold the rows until they are recycled).
         """
-        with self.transaction() as tx:
-            row = tx.execute("SELECT id FROM users WHERE external_id = ?", (user,)).fetchone()
+
+        def run(tx: Conn) -> int | None:
+            row = tx.execute(
+                f"SELECT id FROM users WHERE external_id = ?{self.dialect.for_update}", (user,)
+            ).fetchone()
             if row is None:
-                return 0
+                return None
             n = tx.execute("SELECT count(*) FROM interactions WHERE user_id = ?", (row[0],)).fetchone()[0]
             tx.execute("DELETE FROM users WHERE id = ?", (row[0],))
-        if not self.checkpoint():
+            return int(n)
+
+        n = self.write(run)
+        if n is None:
+            return 0
+        if self.dialect.postgresql:
+            self._vacuum_user_tables()
+        elif not self.checkpoint():
             self._checkpoint_soon()
-        return int(n)
+        return n
+
+    def _vacuum_user_tables(self) -> None:
+        for table in ("interactions", "user_profiles", "user_profile_edits", "users"):
+            try:
+                self.conn.execute(f"VACUUM {table}")  # autocommit: VACUUM cannot run in a transaction
+            except DBAPIError as exc:  # a VACUUM already running on the table, say: the next one does it
+                log.warning("VACUUM %s after a user deletion failed: %s", table, exc.orig)
 
     def _checkpoint_soon(self, seconds: float = 120.0) -> None:
         """Keep trying the checkpoint on a thread of its own (its own connection) until the
@@ -573,8 +660,11 @@ class Store(FeatureTables, ImportLog):
 
         A reader in the middle of a query holds the checkpoint back; each try waits for it up to
         0.2 s (not the usual busy timeout: the single writer must not stall behind a slow reader),
-        for about 1.3 s in all. Returns whether the WAL was emptied.
+        for about 1.3 s in all. Returns whether the WAL was emptied. PostgreSQL has no such file
+        of ours to empty: True.
         """
+        if not self.dialect.sqlite:
+            return True
         conn = self.conn
         conn.execute("PRAGMA busy_timeout=200")
         try:
@@ -607,12 +697,15 @@ class Store(FeatureTables, ImportLog):
         return (int(row[0]), float(row[1])) if row else None
 
     @staticmethod
-    def user_alive(conn: sqlite3.Connection, user: str, token: tuple[int, float] | None) -> bool:
+    def user_alive(conn: Conn, user: str, token: tuple[int, float] | None) -> bool:
         """Whether ``user`` still exists as the incarnation ``token`` names (see :meth:`user_token`);
-        pass the connection of a write transaction to keep the answer true until it commits."""
+        pass the connection of a write transaction to keep the answer true until it commits (on
+        PostgreSQL the user's row is locked for that, so a deletion waits)."""
         if token is None:
             return False
-        row = conn.execute("SELECT id, created FROM users WHERE external_id = ?", (user,)).fetchone()
+        row = conn.execute(
+            f"SELECT id, created FROM users WHERE external_id = ?{conn.dialect.for_update}", (user,)
+        ).fetchone()
         return row is not None and (int(row[0]), float(row[1])) == token
 
     @property
@@ -630,9 +723,22 @@ class Store(FeatureTables, ImportLog):
         return out
 
 
-def _id_lookup(conn: sqlite3.Connection, table: str) -> np.ndarray:
+def _pg_columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """Event rows as the six arrays of the unnest insert; psycopg wants one Python type per array."""
+    uid, iid, typ, val, ts, comment = (list(col) for col in zip(*rows, strict=True))
+    return [
+        [int(u) for u in uid],
+        [int(i) for i in iid],
+        typ,
+        [None if v is None else float(v) for v in val],
+        [float(t) for t in ts],
+        comment,
+    ]
+
+
+def _id_lookup(conn: Conn, table: str) -> np.ndarray:
     """External ids indexed by internal id, so that a whole id column maps in one NumPy take."""
-    rows = conn.execute(f"SELECT id, external_id FROM {table}").fetchall()
+    rows = conn.fetch_tuples(f"SELECT id, external_id FROM {table}")
     if not rows:
         return np.asarray([], dtype=str)
     ids, ext = zip(*rows, strict=True)
@@ -642,16 +748,5 @@ def _id_lookup(conn: sqlite3.Connection, table: str) -> np.ndarray:
     return out
 
 
-def _split_sql(script: str) -> list[str]:
-    """Statements of a migration script (no semicolons inside literals). Pieces are joined until
-    SQLite calls them complete, so a trigger's ``BEGIN ... END`` body stays one statement."""
-    out: list[str] = []
-    pending = ""
-    for piece in script.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            statement = pending.strip().removesuffix(";").strip()
-            if statement and not statement.startswith("--"):
-                out.append(statement)
-            pending = ""
-    return out
+# Kept under its old name for callers of the legacy migrations.
+_split_sql = split_sql

@@ -6,15 +6,19 @@ A mixin of :class:`mediarec.store.db.Store`, kept apart so that db.py stays abou
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from mediarec.store.errors import StoreError
+
+if TYPE_CHECKING:
+    from mediarec.store.backend import Conn
+
+T = TypeVar("T")
 
 
 class FeatureTables:
@@ -23,9 +27,11 @@ class FeatureTables:
     if TYPE_CHECKING:
 
         @property
-        def conn(self) -> sqlite3.Connection: ...
+        def conn(self) -> Conn: ...
 
-        def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def transaction(self) -> AbstractContextManager[Conn]: ...
+
+        def write(self, fn: Callable[[Conn], T], attempts: int = 6) -> T: ...
 
     def feature_keys(self, item: str) -> dict[str, set[str]]:
         """extractor -> stored versions for one item: what the pipeline may skip."""
@@ -85,7 +91,8 @@ class FeatureTables:
         """Store one extractor's output; a new ``model_version`` adds a row, the same one replaces it."""
         blob = None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
         dim = None if vector is None else int(np.asarray(vector).size)
-        with self.transaction() as tx:
+
+        def run(tx: Conn) -> None:
             row = tx.execute("SELECT id FROM items WHERE external_id = ?", (item,)).fetchone()
             if row is None:
                 raise StoreError(f"unknown item {item!r}")
@@ -98,6 +105,8 @@ class FeatureTables:
                      created = excluded.created""",
                 (row[0], extractor, model_version, json.dumps(payload or {}), blob, dim, time.time()),
             )
+
+        self.write(run)
 
     def feature_versions(self, item: str, extractor: str) -> list[str]:
         rows = self.conn.execute(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -17,6 +16,9 @@ from typing import TYPE_CHECKING
 from mediarec.pii import scrub_pii
 from mediarec.records import BadRow
 
+if TYPE_CHECKING:
+    from mediarec.store.backend import Conn
+
 
 class ImportLog:
     """``import_runs`` and ``import_errors``; needs the store's ``conn`` and ``transaction``."""
@@ -24,20 +26,21 @@ class ImportLog:
     if TYPE_CHECKING:
 
         @property
-        def conn(self) -> sqlite3.Connection: ...
+        def conn(self) -> Conn: ...
 
-        def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def transaction(self) -> AbstractContextManager[Conn]: ...
 
     def start_import(self, source: str, fmt: str) -> int:
         """A new run in state 'running', owned by this process. Runs left 'running' by a process that
         is gone (killed, crashed, the machine restarted) are marked 'interrupted' first."""
         self.mark_interrupted_runs()
         with self.transaction() as tx:
-            cur = tx.execute(
-                "INSERT INTO import_runs (source, format, started, pid, host) VALUES (?, ?, ?, ?, ?)",
+            row = tx.execute(
+                "INSERT INTO import_runs (source, format, started, pid, host) VALUES (?, ?, ?, ?, ?) "
+                "RETURNING id",
                 (source, fmt, time.time(), os.getpid(), socket.gethostname()),
-            )
-            return int(cur.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
 
     def mark_interrupted_runs(self) -> list[int]:
         """Mark 'interrupted' every 'running' run whose process is gone; returns their ids.

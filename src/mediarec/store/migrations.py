@@ -1,6 +1,9 @@
-"""Schema migrations, applied in order; ``PRAGMA user_version`` records how many have run.
+"""The legacy schema migrations of SQLite homes, applied in order; ``PRAGMA user_version`` records how
+many have run.
 
-Never edit a migration that has shipped: append a new one.
+Frozen: the schema history continues in Alembic (``store/alembic/``), whose first revision is the
+schema these seven end at. A home made before Alembic runs the ones it lacks here, then is stamped at
+that revision (:mod:`mediarec.store.upgrade`). Never edit one of these.
 """
 
 from __future__ import annotations
@@ -226,3 +229,40 @@ MIGRATIONS: tuple[Migration, ...] = (
     # scrubbed once here.
     scrub_stored_comments,
 )
+
+
+def run_legacy(con: sqlite3.Connection, path: Path) -> tuple[int, int]:
+    """Bring an SQLite home from its ``user_version`` to the last legacy migration, each in a
+    transaction of its own; returns (version before, version after). ``con`` must be in autocommit
+    mode (``isolation_level=None``)."""
+    version = int(con.execute("PRAGMA user_version").fetchone()[0])
+    for number in range(version, len(MIGRATIONS)):
+        step = MIGRATIONS[number]
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            if callable(step):  # a migration SQL cannot express
+                step(con, path)
+            else:
+                for statement in split_sql(step):
+                    con.execute(statement)
+            con.execute(f"PRAGMA user_version = {number + 1}")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    return version, max(version, len(MIGRATIONS))
+
+
+def split_sql(script: str) -> list[str]:
+    """Statements of a migration script (no semicolons inside literals). Pieces are joined until
+    SQLite calls them complete, so a trigger's ``BEGIN ... END`` body stays one statement."""
+    out: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            statement = pending.strip().removesuffix(";").strip()
+            if statement and not statement.startswith("--"):
+                out.append(statement)
+            pending = ""
+    return out

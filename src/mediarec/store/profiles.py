@@ -9,7 +9,6 @@ deleting a user removes their profiles with their events, in the same transactio
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from mediarec.limits import MAX_KEPT_PROFILE_TAGS
 from mediarec.store.db import StoreError
 
 if TYPE_CHECKING:
+    from mediarec.store.backend import Conn
     from mediarec.store.db import Store
 
 
@@ -83,8 +83,11 @@ class ProfileStore:
         self._store = store
 
     @staticmethod
-    def _user_id(conn: sqlite3.Connection, user: str) -> int:
-        row = conn.execute("SELECT id FROM users WHERE external_id = ?", (user,)).fetchone()
+    def _user_id(conn: Conn, user: str) -> int:
+        # Locked on PostgreSQL for the rest of the write, so a deletion cannot slip in between.
+        row = conn.execute(
+            f"SELECT id FROM users WHERE external_id = ?{conn.dialect.for_update}", (user,)
+        ).fetchone()
         if row is None:
             raise UnknownUserError(user)
         return int(row[0])
@@ -107,7 +110,8 @@ class ProfileStore:
         """
         now = time.time()
         payload = json.dumps(list(interests), ensure_ascii=False)
-        with self._store.transaction() as tx:
+
+        def run(tx: Conn) -> None:
             uid = self._user_id(tx, user)
             if token is not None and not self._store.user_alive(tx, user, token):
                 raise UnknownUserError(user)
@@ -119,6 +123,9 @@ class ProfileStore:
                                               input_hash, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                 (uid, version, text, payload, model_id, prompt_version, input_hash, now),
             )
+
+        # Another process adding a version at once takes the same number first: run again.
+        self._store.write(run)
         found = self.latest(user)
         assert found is not None
         return found

@@ -1,0 +1,312 @@
+"""Scale benchmark: a synthetic catalogue and its behaviour, through the normal import path.
+
+Generates ``--items`` items (titles, creators, tags, kinds, durations, a 384-d vector each) and about
+``--events`` events of ``--users`` users (Zipf popularity, sessions of consecutive views, watch
+fractions, likes and skips; bench/scale_data.py), then measures on the store at ``--store-url``
+(default: SQLite in the bench home; a ``postgresql://`` URL once the store supports it):
+
+- import: items and events through ``datasets.loader.load_rows`` (what ``mediarec import`` runs),
+  events per second; the vectors through ``Store.add_feature`` (what ``ingest`` calls);
+- store size (SQLite file + WAL);
+- ALS training in a subprocess (``MediaRec.train("als")``): seconds and peak memory (ru_maxrss);
+- ``recommend`` p50/p99 in process and over HTTP (a real ``mediarec serve`` subprocess) at
+  ``--clients`` concurrent clients, after warm-up requests (the first request of a process loads
+  the catalogue snapshot, the model view and the vector index: reported apart);
+- the dashboard catalogue page (first page, a deep page, a tag filter);
+- ``mediarec delete-user`` of one active user (CLI subprocess: store cascade + model scrub).
+
+    .venv/bin/python bench/bench_scale.py --items 20000 --events 400000 --users 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import scale_data  # the sibling module, importable once the path is set
+from _server import free_port
+from mediarec.datasets.loader import load_rows
+from mediarec.engine import MediaRec
+from mediarec.serve.dashboard_pages import PAGE_SIZE
+from mediarec.settings import load_settings
+
+MEDIAREC = str(Path(sys.executable).with_name("mediarec"))
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) * 1000.0 if values else float("nan")
+
+
+def engine(home: Path, store_url: str) -> MediaRec:
+    return MediaRec(settings=load_settings(home, store_url=store_url or None))
+
+
+def env_for(home: Path, store_url: str) -> dict[str, str]:
+    env = {**os.environ, "MEDIAREC_HOME": str(home)}
+    if store_url:
+        env["MEDIAREC_STORE_URL"] = store_url
+    return env
+
+
+def import_all(rec: MediaRec, cat: scale_data.Catalogue, ev: dict[str, np.ndarray]) -> dict[str, Any]:
+    store, batch = rec.store, rec.settings.import_batch_size
+    started = time.perf_counter()
+    items = load_rows(store, scale_data.item_rows(cat), "synthetic-items", "synthetic", batch_size=batch)
+    items_s = time.perf_counter() - started
+    started = time.perf_counter()
+    events = load_rows(store, scale_data.event_rows(ev), "synthetic-events", "synthetic", batch_size=batch)
+    events_s = time.perf_counter() - started
+    started = time.perf_counter()
+    block = 10_000
+    n = len(cat.topic)
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        for k, v in zip(range(start, stop), scale_data.vectors(cat, start, stop), strict=True):
+            store.add_feature(scale_data.item_id(k), "text", "synthetic-1", {"source": "synthetic"}, v)
+    vectors_s = time.perf_counter() - started
+    return {
+        "items": items.items_new,
+        "items_s": round(items_s, 2),
+        "items_per_s": round(items.items_new / items_s),
+        "events": events.events_new,
+        "events_bad": len(events.bad_rows),
+        "events_s": round(events_s, 2),
+        "events_per_s": round(events.events_new / events_s),
+        "vectors_s": round(vectors_s, 2),
+        "vectors_per_s": round(n / vectors_s),
+    }
+
+
+def store_size(home: Path, store_url: str) -> int | None:
+    if store_url and not store_url.startswith("sqlite"):
+        return None  # PostgreSQL: pg_database_size, once the store reports it
+    path = Path(store_url[len("sqlite:///") :]) if store_url else home / "mediarec.db"
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+TRAIN = """
+import json, resource, sys, time
+from mediarec.engine import MediaRec
+from mediarec.serve.dashboard_pages import PAGE_SIZE
+from mediarec.settings import load_settings
+rec = MediaRec(settings=load_settings(sys.argv[1], store_url=sys.argv[2] or None))
+t = time.perf_counter()
+data = rec.interactions()
+load_s = time.perf_counter() - t
+t = time.perf_counter()
+path, model = rec.train("als")
+total_s = time.perf_counter() - t
+print(json.dumps({"matrix_s": round(load_s, 2), "train_total_s": round(total_s, 2),
+                  "fit_s": round(model.fit_seconds, 2), "users": model.n_users, "items": model.n_items,
+                  "nnz": int(model.seen.nnz),
+                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+"""
+
+
+def train(home: Path, store_url: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", TRAIN, str(home), store_url], capture_output=True, text=True, check=True
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def in_process(home: Path, store_url: str, users: list[str], warm: int) -> dict[str, Any]:
+    rec = engine(home, store_url)
+    started = time.perf_counter()
+    rec.recommend(users[0], n=10)
+    first_s = time.perf_counter() - started
+    for u in users[1 : 1 + warm]:
+        rec.recommend(u, n=10)
+    times = []
+    for u in users[1 + warm :]:
+        t = time.perf_counter()
+        rec.recommend(u, n=10)
+        times.append(time.perf_counter() - t)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rec.close()
+    return {
+        "first_request_s": round(first_s, 2),
+        "requests": len(times),
+        "p50_ms": round(pct(times, 50), 1),
+        "p99_ms": round(pct(times, 99), 1),
+        "bench_process_peak_rss_mb": round(rss),
+    }
+
+
+def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 600.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mediarec serve exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("mediarec serve did not start in time")
+
+
+def over_http(
+    home: Path, store_url: str, users: list[str], warm: int, clients: int, pages: int
+) -> dict[str, Any]:
+    port = free_port()
+    cmd = [MEDIAREC, "serve", "--port", str(port)]
+    log = (home / "serve.log").open("ab")
+    proc = subprocess.Popen(cmd, env=env_for(home, store_url), stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, proc)
+        started = time.perf_counter()
+        first = httpx.get(f"{base}/users/{users[0]}/recommendations", timeout=600)
+        first.raise_for_status()
+        first_s = time.perf_counter() - started
+        for user in users[1 : 1 + warm]:
+            httpx.get(f"{base}/users/{user}/recommendations", timeout=600).raise_for_status()
+        todo = list(users[1 + warm :])
+        lock = threading.Lock()
+        times: list[float] = []
+        errors: list[int] = []
+
+        def client() -> None:
+            with httpx.Client(base_url=base, timeout=60) as http:
+                while True:
+                    with lock:
+                        if not todo:
+                            return
+                        user = todo.pop()
+                    began = time.perf_counter()
+                    r = http.get(f"/users/{user}/recommendations", params={"n": 10})
+                    elapsed = time.perf_counter() - began
+                    with lock:
+                        if r.status_code == 200:
+                            times.append(elapsed)
+                        else:
+                            errors.append(r.status_code)
+
+        wall = time.perf_counter()
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - wall
+        page_times: dict[str, float] = {}
+        with httpx.Client(base_url=base, timeout=120) as http:
+            for name, query in (("first", {}), ("deep", {"page": pages // 2}), ("tag", {"tag": "topic3"})):
+                samples = []
+                for _ in range(5):
+                    began = time.perf_counter()
+                    http.get("/", params=query).raise_for_status()
+                    samples.append(time.perf_counter() - began)
+                page_times[f"catalogue_{name}_ms"] = round(statistics.median(samples) * 1000, 1)
+        return {
+            "first_request_s": round(first_s, 2),
+            "clients": clients,
+            "requests": len(times),
+            "errors": len(errors),
+            "p50_ms": round(pct(times, 50), 1),
+            "p99_ms": round(pct(times, 99), 1),
+            "throughput_rps": round(len(times) / wall, 1),
+            **page_times,
+        }
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def delete_user(home: Path, store_url: str, user: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    subprocess.run(
+        [MEDIAREC, "delete-user", user], env=env_for(home, store_url), check=True, capture_output=True
+    )
+    return {"delete_user_s": round(time.perf_counter() - started, 2)}
+
+
+def step(out: dict[str, Any], name: str, value: Any) -> None:
+    """Record one measurement and show it at once (a long run cut short still shows what it did)."""
+    out[name] = value
+    print(f"{name}: {json.dumps(value)}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--items", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=400_000)
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--store-url", default="", help="default: SQLite in the bench home")
+    parser.add_argument("--home", type=Path, default=None, help="bench home (default: a temporary folder)")
+    parser.add_argument("--requests", type=int, default=300, help="timed recommend requests per mode")
+    parser.add_argument("--warm", type=int, default=20, help="untimed requests after the first")
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep a temporary home")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    home = args.home or Path(tempfile.mkdtemp(prefix="mediarec-scale-"))
+    home.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Any] = {
+        "sizes": {"items": args.items, "events": args.events, "users": args.users},
+        "store": args.store_url or "sqlite (bench home)",
+        "uptime_before": uptime(),
+    }
+    try:
+        started = time.perf_counter()
+        cat = scale_data.catalogue(args.items)
+        ev = scale_data.event_arrays(cat, args.users, args.events)
+        out["generate_s"] = round(time.perf_counter() - started, 2)
+        rec = engine(home, args.store_url)
+        step(out, "import", import_all(rec, cat, ev))
+        rec.close()
+        step(out, "store_bytes", store_size(home, args.store_url))
+        step(out, "train_als", train(home, args.store_url))
+        rng = np.random.default_rng(3)
+        active = np.unique(ev["user"])
+        picked = rng.choice(active, min(len(active), args.requests + args.warm + 1), replace=False)
+        users = [scale_data.user_id(int(u)) for u in picked]
+        step(out, "recommend_in_process", in_process(home, args.store_url, users, args.warm))
+        if not args.skip_http:
+            pages = max(1, -(-args.items // PAGE_SIZE))
+            step(
+                out, "recommend_http", over_http(home, args.store_url, users, args.warm, args.clients, pages)
+            )
+        step(out, "delete_user", delete_user(home, args.store_url, users[-1]))
+        out["uptime_after"] = uptime()
+    finally:
+        if args.home is None and not args.keep:
+            shutil.rmtree(home, ignore_errors=True)
+    text = json.dumps(out, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    main()

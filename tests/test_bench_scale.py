@@ -1,0 +1,44 @@
+"""The scale benchmark at toy size, so that its generator and steps cannot rot unnoticed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def test_bench_scale_runs_end_to_end_at_toy_size(tmp_path: Path) -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        import bench_scale
+        import scale_data
+    finally:
+        sys.path.remove(str(BENCH))
+    cat = scale_data.catalogue(300)
+    ev = scale_data.event_arrays(cat, 60, 2000)
+    assert set(ev["type"].tolist()) <= {"view", "skip"} and ev["like"].any()
+    assert len(set(ev["item"].tolist())) > 30  # Zipf, yet more than a handful of items
+    out = bench_scale.main(
+        [
+            "--items",
+            "300",
+            "--events",
+            "2000",
+            "--users",
+            "60",
+            "--requests",
+            "5",
+            "--warm",
+            "2",
+            "--home",
+            str(tmp_path / "home"),
+            "--skip-http",
+        ]
+    )
+    assert out["import"]["items"] == 300
+    assert out["import"]["events"] >= 2000 and out["import"]["events_bad"] == 0
+    assert out["train_als"]["items"] == 300 and out["train_als"]["peak_rss_mb"] > 0
+    assert out["recommend_in_process"]["requests"] == 5
+    assert out["recommend_in_process"]["p99_ms"] > 0
+    assert out["store_bytes"] > 0 and out["delete_user"]["delete_user_s"] > 0
