@@ -223,6 +223,18 @@ PARTIAL_DECODE_SHARE = 0.5
 _WORKER_EXTRACTORS: list[Extractor] | None = None
 
 
+def pin_blas(threads: int) -> None:
+    """Set the BLAS thread count of this (worker) process to its share, whatever it inherited.
+
+    A forked pool worker inherits the parent's BLAS threads (the server pins them to 1, a CLI run
+    leaves all cores), and a Ray actor starts its own; the BLAS thread count changes float sums enough
+    to move results (Whisper's language probability by 0.01-0.03), so both engines pin it to the same
+    share and store the same features."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=max(1, threads), user_api="blas")
+
+
 def _init_worker(extractors: list[Extractor], threads: int) -> None:
     global _WORKER_EXTRACTORS
     import signal
@@ -234,6 +246,7 @@ def _init_worker(extractors: list[Extractor], threads: int) -> None:
     # Each worker gets its share of the cores; the models' own thread pools must not oversubscribe.
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
+    pin_blas(int(os.environ["OMP_NUM_THREADS"]) if os.environ["OMP_NUM_THREADS"].isdigit() else threads)
     # Stages arrive unloaded (settings and options only); each worker loads its own models.
     _WORKER_EXTRACTORS = extractors
     try:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mediarec.pipeline import IngestOptions, _Result, _run_task, _Task
+from mediarec.pipeline import IngestOptions, _Result, _run_task, _Task, pin_blas
 from mediarec.ray_cluster import (
     Failed,
     RaySession,
@@ -43,6 +43,7 @@ class StageWorker:
 
     def __init__(self, extractors: list[Extractor], env: dict[str, str]) -> None:
         os.environ.update(env)  # before any model loads: its thread pool reads OMP_NUM_THREADS
+        pin_blas(int(env.get("OMP_NUM_THREADS", "1")))
         self.extractors = extractors
 
     def run(self, task: _Task) -> _Result:
