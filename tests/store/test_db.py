@@ -142,3 +142,11 @@ def test_deleting_a_user_moves_the_stamp_and_cleans_up_on_both_backends(store: S
         assert vacuumed is not None
     else:
         assert (store.path.parent / (store.path.name + "-wal")).stat().st_size == 0  # checkpointed
+
+
+def test_a_negative_limit_lists_every_item_on_both_backends(store: Store) -> None:
+    # `mediarec demo` and training list the whole catalogue with limit=-1; PostgreSQL refused it.
+    store.upsert_items([ItemRecord(f"i{n}", f"Item {n}") for n in range(7)])
+    every = [i.external_id for i in store.list_items(limit=-1)]
+    assert len(every) == store.counts()["items"] > 7 and every[-7:] == [f"i{n}" for n in range(7)]
+    assert [i.external_id for i in store.list_items(limit=-1, offset=len(every) - 2)] == ["i5", "i6"]

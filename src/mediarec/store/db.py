@@ -363,7 +363,12 @@ class Store(FeatureTables, ImportLog):
         query: str | None = None,
         tag: str | None = None,
     ) -> list[StoredItem]:
+        """A page of the catalogue; ``limit`` < 0 means every item (SQLite's ``LIMIT -1``, which
+        PostgreSQL refuses: it says ``LIMIT ALL``)."""
         where, params = self._item_filter(kind, creator, query, tag, self.dialect)
+        if limit < 0 and not self.dialect.sqlite:
+            sql = f"SELECT {_ITEM_COLS} FROM items {where} ORDER BY id LIMIT ALL OFFSET ?"
+            return [_item(r) for r in self.conn.execute(sql, [*params, offset])]
         sql = f"SELECT {_ITEM_COLS} FROM items {where} ORDER BY id LIMIT ? OFFSET ?"
         return [_item(r) for r in self.conn.execute(sql, [*params, limit, offset])]
 
