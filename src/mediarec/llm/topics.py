@@ -58,6 +58,7 @@ def rank_topics(
 SUPPORT_THRESHOLD = 0.27
 SUPPORT_MARGIN = 0.04  # the best topic's lead over the best unrelated runner-up
 WORDS_PER_TOPIC = 5  # the evidence words closest to a topic that count for it
+_CACHED_TEXTS = 50_000  # text vectors (words, pieces) kept between items, ~75 MB at 384 floats
 
 # Words that carry no topic; a short fixed list is enough, since only the evidence words closest to
 # each topic count.
@@ -120,6 +121,10 @@ class TopicSupport(TopicRanker):
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self._texts))
+        if len(self._texts) + len(missing) > _CACHED_TEXTS:
+            # A describe run over a big catalogue meets millions of segments: keep memory bounded.
+            self._texts.clear()
+            missing = list(dict.fromkeys(texts))
         if missing:
             self._texts.update(zip(missing, np.asarray(self.embed(missing), dtype=np.float32), strict=True))
         return np.stack([self._texts[t] for t in texts])
@@ -128,6 +133,8 @@ class TopicSupport(TopicRanker):
         """Each topic's score for the item's trusted evidence (see the class)."""
         key = evidence.digest()
         if key not in self._sims:
+            if len(self._sims) >= _CACHED_TEXTS:
+                self._sims.clear()
             topics = self.topic_vectors()
             whole = topics @ np.asarray(self.embed([evidence_text(evidence)]), dtype=np.float32)[0]
             words = evidence_words(evidence)
