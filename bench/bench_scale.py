@@ -6,7 +6,8 @@ fractions, likes and skips; bench/scale_data.py), then measures on the store at 
 (default: SQLite in the bench home; a ``postgresql://`` URL once the store supports it):
 
 - import: items and events through ``datasets.loader.load_rows`` (what ``mediarec import`` runs),
-  events per second; the vectors through ``Store.add_feature`` (what ``ingest`` calls);
+  events per second; the vectors through ``Store.add_features`` in blocks of 1,000 (ingest stores a
+  file's features in one such call);
 - store size (SQLite file + WAL);
 - ALS training in a subprocess (``MediaRec.train("als")``): seconds and peak memory (ru_maxrss);
 - ``recommend`` p50/p99 in process and over HTTP (a real ``mediarec serve`` subprocess) at
@@ -67,7 +68,9 @@ def env_for(home: Path, store_url: str) -> dict[str, str]:
     return env
 
 
-def import_all(rec: MediaRec, cat: scale_data.Catalogue, ev: dict[str, np.ndarray]) -> dict[str, Any]:
+def import_all(
+    rec: MediaRec, cat: scale_data.Catalogue, ev: dict[str, np.ndarray], vectors: bool = True
+) -> dict[str, Any]:
     store, batch = rec.store, rec.settings.import_batch_size
     started = time.perf_counter()
     items = load_rows(store, scale_data.item_rows(cat), "synthetic-items", "synthetic", batch_size=batch)
@@ -75,15 +78,7 @@ def import_all(rec: MediaRec, cat: scale_data.Catalogue, ev: dict[str, np.ndarra
     started = time.perf_counter()
     events = load_rows(store, scale_data.event_rows(ev), "synthetic-events", "synthetic", batch_size=batch)
     events_s = time.perf_counter() - started
-    started = time.perf_counter()
-    block = 10_000
-    n = len(cat.topic)
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        for k, v in zip(range(start, stop), scale_data.vectors(cat, start, stop), strict=True):
-            store.add_feature(scale_data.item_id(k), "text", "synthetic-1", {"source": "synthetic"}, v)
-    vectors_s = time.perf_counter() - started
-    return {
+    out = {
         "items": items.items_new,
         "items_s": round(items_s, 2),
         "items_per_s": round(items.items_new / items_s),
@@ -91,14 +86,32 @@ def import_all(rec: MediaRec, cat: scale_data.Catalogue, ev: dict[str, np.ndarra
         "events_bad": len(events.bad_rows),
         "events_s": round(events_s, 2),
         "events_per_s": round(events.events_new / events_s),
-        "vectors_s": round(vectors_s, 2),
-        "vectors_per_s": round(n / vectors_s),
     }
+    if not vectors:
+        return out
+    started = time.perf_counter()
+    block = 1_000
+    n = len(cat.topic)
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        # One transaction per block, as an ingest writer stores a batch (Store.add_features).
+        store.add_features(
+            [
+                (scale_data.item_id(k), "text", "synthetic-1", {"source": "synthetic"}, v)
+                for k, v in zip(range(start, stop), scale_data.vectors(cat, start, stop), strict=True)
+            ]
+        )
+    vectors_s = time.perf_counter() - started
+    return out | {"vectors_s": round(vectors_s, 2), "vectors_per_s": round(n / vectors_s)}
 
 
 def store_size(home: Path, store_url: str) -> int | None:
     if store_url and not store_url.startswith("sqlite"):
-        return None  # PostgreSQL: pg_database_size, once the store reports it
+        rec = engine(home, store_url)
+        try:
+            return int(rec.store.conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
+        finally:
+            rec.store.close()
     path = Path(store_url[len("sqlite:///") :]) if store_url else home / "mediarec.db"
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
 
@@ -268,12 +281,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep a temporary home")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--stages",
+        default="import,train,recommend,http,delete",
+        help="comma-separated subset, to run a big size in parts on a kept --home / --store-url "
+        "(the generator is seeded, so every part sees the same data); add no-vectors to import "
+        "items and events only",
+    )
+    parser.add_argument(
+        "--writers",
+        type=int,
+        default=None,
+        help="event batches in flight on PostgreSQL (default: the loader's)",
+    )
     args = parser.parse_args(argv)
+    if args.writers is not None:
+        import mediarec.datasets.loader as loader
+
+        loader.WRITERS_POSTGRESQL = args.writers
+    stages = {s.strip() for s in args.stages.split(",") if s.strip()}
     home = args.home or Path(tempfile.mkdtemp(prefix="mediarec-scale-"))
     home.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {
         "sizes": {"items": args.items, "events": args.events, "users": args.users},
         "store": args.store_url or "sqlite (bench home)",
+        "writers": args.writers,
         "uptime_before": uptime(),
     }
     try:
@@ -281,22 +313,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         cat = scale_data.catalogue(args.items)
         ev = scale_data.event_arrays(cat, args.users, args.events)
         out["generate_s"] = round(time.perf_counter() - started, 2)
-        rec = engine(home, args.store_url)
-        step(out, "import", import_all(rec, cat, ev))
-        rec.close()
-        step(out, "store_bytes", store_size(home, args.store_url))
-        step(out, "train_als", train(home, args.store_url))
+        if "import" in stages:
+            rec = engine(home, args.store_url)
+            step(out, "import", import_all(rec, cat, ev, vectors="no-vectors" not in stages))
+            rec.close()
+            step(out, "store_bytes", store_size(home, args.store_url))
+        if "train" in stages:
+            step(out, "train_als", train(home, args.store_url))
         rng = np.random.default_rng(3)
         active = np.unique(ev["user"])
         picked = rng.choice(active, min(len(active), args.requests + args.warm + 1), replace=False)
         users = [scale_data.user_id(int(u)) for u in picked]
-        step(out, "recommend_in_process", in_process(home, args.store_url, users, args.warm))
-        if not args.skip_http:
+        if "recommend" in stages:
+            step(out, "recommend_in_process", in_process(home, args.store_url, users, args.warm))
+        if "http" in stages and not args.skip_http:
             pages = max(1, -(-args.items // PAGE_SIZE))
             step(
                 out, "recommend_http", over_http(home, args.store_url, users, args.warm, args.clients, pages)
             )
-        step(out, "delete_user", delete_user(home, args.store_url, users[-1]))
+        if "delete" in stages:
+            step(out, "delete_user", delete_user(home, args.store_url, users[-1]))
         out["uptime_after"] = uptime()
     finally:
         if args.home is None and not args.keep:

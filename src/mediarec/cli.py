@@ -367,6 +367,7 @@ def _print_recs(recs: list[Any], as_json: bool) -> None:
 @click.option("--max-per-creator", type=click.IntRange(0), default=None, help="Cap items per creator.")
 @click.option("--max-per-topic", type=click.IntRange(0), default=None, help="Cap items per topic.")
 @click.option("--explore", type=click.FloatRange(0, 1), default=None, help="Exploration rate for new items.")
+@click.option("--ask", default=None, help='A request in plain words: "shorter, about cooking, no football".')
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def recommend(
@@ -381,6 +382,7 @@ def recommend(
     max_per_creator: int | None,
     max_per_topic: int | None,
     explore: float | None,
+    ask: str | None,
     as_json: bool,
 ) -> None:
     """Recommend items for USER, each with its reasons and their evidence.
@@ -399,6 +401,11 @@ def recommend(
         raise click.ClickException(
             f"no trained {model} model yet: run `mediarec train --model {model}` first"
         )
+    if ask is not None:
+        steered = _steer(engine.rank_steered, user, ask, n, exclude_seen=not include_seen, kind=kind,
+                         creator=creator, model=model, options=options)
+        _print_steered(steered, as_json)
+        return
     result = engine.rank(user, n, not include_seen, kind, creator, model, options)
     if result.fallback:
         name = model or engine.settings.default_model
@@ -419,9 +426,10 @@ def _trained(engine: Any, model: str | None) -> Any:
 @click.argument("item")
 @click.option("-n", default=10, show_default=True, help="How many items.")
 @click.option("--model", type=MODEL, default=None, help="Model name (default: the default_model setting).")
+@click.option("--ask", default=None, help='A request in plain words: "like this but shorter".')
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def similar(ctx: click.Context, item: str, n: int, model: str | None, as_json: bool) -> None:
+def similar(ctx: click.Context, item: str, n: int, model: str | None, ask: str | None, as_json: bool) -> None:
     """Items most similar to ITEM under a trained model."""
     from mediarec.engine import UnknownItemError
 
@@ -430,10 +438,75 @@ def similar(ctx: click.Context, item: str, n: int, model: str | None, as_json: b
         name = model or engine.settings.default_model
         raise click.ClickException(f"no trained {name} model yet: run `mediarec train --model {name}` first")
     try:
+        if ask is not None:
+            _print_steered(_steer(engine.similar_steered, item, ask, n, model=model), as_json)
+            return
         recs = engine.similar(item, n=n, model=model)
     except (UnknownItemError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     _print_recs(recs, as_json)
+
+
+@main.command(epilog='Example: mediarec search "kneading dough"')
+@click.argument("query")
+@click.option("-n", default=10, show_default=True, help="How many items.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def search(ctx: click.Context, query: str, n: int, as_json: bool) -> None:
+    """Items whose transcript, on-screen text or LLM moments and tags match QUERY, with the times."""
+    try:
+        hits = _engine(ctx).search(query, n)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="QUERY") from None
+    _print_hits(hits, as_json, "nothing said or shown matches")
+
+
+@main.command(epilog="Example: mediarec moments user-01 -n 5")
+@click.argument("user")
+@click.option("-n", default=10, show_default=True, help="How many moments.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def moments(ctx: click.Context, user: str, n: int, as_json: bool) -> None:
+    """Moments of USER's recommended items where one of their interests is met (item, start, end, why)."""
+    hits = _engine(ctx).moments(user, n)
+    _print_hits(hits, as_json, "no moment of the recommended items meets an interest")
+
+
+def _print_hits(hits: list[Any], as_json: bool, empty: str) -> None:
+    if as_json:
+        echo_json([h.to_dict() for h in hits], indent=2)
+        return
+    if not hits:
+        echo(empty)
+    for rank, h in enumerate(hits, start=1):
+        echo(f"{rank:>3}. {safe_line(h.title)}  [{safe_line(h.item_id)}]  score={h.score:.3f}")
+        if h.why:
+            echo(f"       - {safe_line(h.why)}")
+        for r in h.ranges:
+            echo(f"       {r['start']:7.2f}-{r['end']:<7.2f} {r['source']}: {safe_line(r['text'][:100])}")
+
+
+def _steer(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    from mediarec.rank.query import QueryError
+
+    try:
+        return fn(*args, **kwargs)
+    except QueryError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ask") from None
+
+
+def _print_steered(steered: Any, as_json: bool) -> None:
+    """The parsed request ("understood: ..."), then the list or why it is empty."""
+    info = steered.steering()
+    if as_json:
+        echo_json({"steering": info, "items": [r.to_dict() for r in steered.result.items]}, indent=2)
+        return
+    echo(f"understood: {safe_line(info['understood'])}  (parser: {safe_line(info['parser'])})")
+    for note in info["notes"]:
+        echo(f"note: {safe_line(note)}", err=True)
+    if info["message"]:
+        echo(f"nothing to recommend: {safe_line(info['message'])}")
+    _print_recs(steered.result.items, False)
 
 
 def _model_names() -> list[str]:
@@ -451,8 +524,15 @@ def _uses_features(name: str) -> bool:
 @main.command(epilog="Example: mediarec serve --port 8000   (then open http://127.0.0.1:8000/)")
 @click.option("--host", default=None, help="Address to listen on (default: the host setting, 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default: the port setting, 8000).")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes on this port (one per core); each keeps its own result cache.",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) -> None:
     """Run the HTTP API (OpenAPI at /docs) and the web dashboard (at /); writes need the API key."""
     try:
         import uvicorn
@@ -470,7 +550,17 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     shown = f"[{listen}]" if ":" in listen else listen
     login = " (log in with the API key)" if app.state.dashboard_access.login_required else ""
     click.echo(f"Dashboard: http://{shown}:{port or s.port}/{login}", err=True)
-    uvicorn.run(app, host=listen, port=port or s.port, log_level="info")
+    if workers == 1:
+        uvicorn.run(app, host=listen, port=port or s.port, log_level="info")
+        return
+    import os
+
+    from mediarec.serve.workers import worker_env
+
+    # The app above made the API key file, so the workers share it; each builds its own engine.
+    os.environ.update(worker_env(str(s.home_path), ctx.obj.get("store_url"), listen))
+    target = "mediarec.serve.workers:app"
+    uvicorn.run(target, factory=True, workers=workers, host=listen, port=port or s.port, log_level="info")
 
 
 @main.group(epilog="Example: mediarec models install")
@@ -627,10 +717,12 @@ def demo(ctx: click.Context, users: int) -> None:
 from mediarec.cli_eval import evaluate  # noqa: E402
 from mediarec.cli_items import items  # noqa: E402
 from mediarec.cli_store import store  # noqa: E402
+from mediarec.cli_tune import tune  # noqa: E402
 
 main.add_command(evaluate)
 main.add_command(items)
 main.add_command(store)
+main.add_command(tune)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -76,7 +76,8 @@ def evaluate(
     from mediarec.eval.splits import cold_item_count
 
     names = [m.strip() for m in models.split(",") if m.strip()]
-    unknown = [n for n in names if n not in _model_names()]
+    # "tuned": the configuration `mediarec tune` saved in this home, as its own row.
+    unknown = [n for n in names if n not in _model_names() and n != "tuned"]
     if unknown or not names:
         raise click.BadParameter(
             f"unknown model(s) {', '.join(unknown) or '(none given)'}; "
@@ -112,12 +113,25 @@ def evaluate(
                 param_hint="--cold",
             )
     split_name = split or ("given" if dataset.has_folds else "temporal")
-    per_model: dict[str, dict[str, Any]] = {name: engine.model_params(name) for name in names}
+    aliases: dict[str, str] = {}
+    if "tuned" in names:
+        if engine.tuned is None:
+            raise click.BadParameter(
+                f"no tuned configuration in {engine.home}; run `mediarec tune` first", param_hint="--models"
+            )
+        aliases["tuned"] = engine.tuned.model
+        if engine.tuned.dataset and engine.tuned.dataset != dataset.name:
+            echo(f"note: the tuned configuration was chosen on {engine.tuned.dataset}, not here", err=True)
+    per_model: dict[str, dict[str, Any]] = {
+        name: engine.model_params(aliases.get(name, name)) for name in names
+    }
+    if "tuned" in names and engine.tuned is not None:
+        per_model["tuned"].update(engine.tuned.params)
     for name, options in per_model_params.items():
         per_model[name].update(options)
 
     features, source = None, ""
-    if any(_uses_features(n) for n in names):
+    if any(_uses_features(aliases.get(n, n)) for n in names):
         from mediarec.features import dataset_item_features
 
         with Bar("embedding item texts", unit=" texts") as bar:
@@ -157,6 +171,7 @@ def evaluate(
                         item_features=features,
                         features_source=source,
                         options=run_options,
+                        aliases=aliases,
                     )
                 )
         except ValueError as exc:

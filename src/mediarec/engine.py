@@ -7,7 +7,9 @@ Python user can do with it directly.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,10 +20,12 @@ from mediarec import recommenders
 from mediarec.datasets import Dataset, EventTable, ImportReport, import_path
 from mediarec.interactions import Interactions, InteractionWeights, from_events
 from mediarec.rank import ModelRef, Ranker, RankOptions, RankResult, Reason, Recommendation
+from mediarec.rank.cache import CacheKey, Entry, ResultCache, Serials, clock
 from mediarec.rank.explain import popular_reason
 from mediarec.rank.records import FALLBACK_POPULARITY
 from mediarec.recommenders import Recommender, repository
 from mediarec.recommenders.live import LiveModels, LoadedModel
+from mediarec.recommenders.tuned import TunedConfig, load_tuned
 from mediarec.records import EventRecord, ItemRecord, stored_item
 from mediarec.settings import Settings, load_settings
 from mediarec.store import Store, StoredItem
@@ -31,6 +35,11 @@ if TYPE_CHECKING:
     from mediarec.llm.describe import DescribeOptions, DescribeOutcome, DescribeSummary
     from mediarec.users import Interest, ProfileDraft, ProfileOptions, TasteProfile
 
+
+log = logging.getLogger("mediarec.engine")
+# After a new model version, this many of the most recently used lists are re-ranked in the background.
+WARM_LISTS = 1000
+REFILL_QUEUE = 2000  # at most this many lists wait for a background re-rank
 
 LLM_ALIASES = {"fast": "llama://qwen-0.5b", "quality": "llama://qwen-1.5b"}
 
@@ -62,6 +71,9 @@ class MediaRec:
         self.settings = settings or load_settings(home)
         self.home = self.settings.home_path
         self.home.mkdir(parents=True, exist_ok=True)
+        self._chosen_default = self.settings.default_model
+        self.tuned: TunedConfig | None = None
+        self.apply_tuned()
         self._store: Store | None = None
         self._lock = threading.Lock()
         self._llm = llm
@@ -70,6 +82,16 @@ class MediaRec:
         # version trained by another process or machine is served without a restart.
         self._live = LiveModels(self.models_dir, self.settings.model_check_seconds, self._warm)
         self._deletions: int | None = None  # the store's deletion stamp the loaded state matches
+        self._steerer: Any = None  # mediarec.steering.Steerer, made on the first steered request
+        self._finder: Any = None  # mediarec.moments.Finder, made on the first search
+        # Ranked lists, each served again while its token (rank/cache.py) is unchanged.
+        self.results = ResultCache(self.settings.serve_cache_size)
+        self._serials = Serials()
+        self._refiller: Any = None  # a one-thread executor, made on the first refill
+        self._refill_queued = 0  # lists waiting for it
+        self._refill_lock = threading.Lock()
+        self._served: dict[str, tuple[str, tuple[int, int]]] = {}  # model -> the version last ranked
+        self._rank_options: RankOptions | None = None
 
     @property
     def store(self) -> Store:
@@ -85,6 +107,9 @@ class MediaRec:
         return self.settings.models_path
 
     def close(self) -> None:
+        if self._refiller is not None:  # before the store: a refill would open it again
+            self._refiller.shutdown(wait=True, cancel_futures=True)
+            self._refiller, self._refill_queued = None, 0
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -174,6 +199,14 @@ class MediaRec:
         with ResultCache(self.llm_cache_dir) as cache:
             return describe_items(self.store, backend, items, options, cache, embed, progress)
 
+    def apply_tuned(self) -> None:
+        """Read what `mediarec tune` saved here (``<home>/tuned.json``), e.g. after a new tune."""
+        self.tuned = load_tuned(self.home)
+        if self.tuned is not None and self._chosen_default == Settings.default_model:
+            # The winner replaces the shipped default, never a default_model the operator set
+            # to another model (mediarec.toml, environment, flag).
+            self.settings = self.settings.with_overrides(default_model=self.tuned.model)
+
     # -- training ----------------------------------------------------------------------------
     @property
     def weights(self) -> InteractionWeights:
@@ -223,7 +256,8 @@ class MediaRec:
         data = self.interactions()
         if data.nnz == 0:
             raise ValueError("the store holds no positive interactions yet; import some first")
-        created = recommenders.create(name, **{**self.model_params(name), **params})
+        tuned = self.tuned.params if self.tuned is not None and self.tuned.model == name else {}
+        created = recommenders.create(name, **{**self.model_params(name), **tuned, **params})
         features = None
         if created.uses_item_features:
             # Content and hybrid models read each item's newest fused (else text) vector.
@@ -247,12 +281,13 @@ class MediaRec:
         return path, fitted
 
     # -- serving -----------------------------------------------------------------------------
-    def loaded(self, name: str | None = None) -> _Loaded | None:
-        """The newest saved version of a model, reloaded when a newer one appears."""
+    def loaded(self, name: str | None = None, deletions: int | None = None) -> _Loaded | None:
+        """The newest saved version of a model, reloaded when a newer one appears. ``deletions``:
+        the store's deletion stamp, when the caller has just read it."""
         name = name or self.settings.default_model
         if name not in recommenders.MODELS:
             raise ValueError(f"unknown model {name!r}; choose from {', '.join(recommenders.MODELS)}")
-        self._watch_deletions()
+        self._watch_deletions(deletions)
         return self._live.get(name)
 
     def serving(self) -> dict[str, str]:
@@ -266,8 +301,10 @@ class MediaRec:
 
     @property
     def rank_options(self) -> RankOptions:
-        """Ranking defaults from the ``rank_*`` settings."""
-        return RankOptions.from_settings(self.settings)
+        """Ranking defaults from the ``rank_*`` settings (read once: settings are frozen)."""
+        if self._rank_options is None:
+            self._rank_options = RankOptions.from_settings(self.settings)
+        return self._rank_options
 
     def recommend(
         self,
@@ -299,22 +336,138 @@ class MediaRec:
         with neither a model row nor events gets popular items (``fallback``); before any model is
         trained, everyone does.
         """
-        loaded = self.loaded(model)
+        return self.rank_entry(user, n, exclude_seen, kind, creator, model, options)[0].result
+
+    def rank_entry(
+        self,
+        user: str,
+        n: int = 10,
+        exclude_seen: bool = True,
+        kind: str | None = None,
+        creator: str | None = None,
+        model: str | None = None,
+        options: RankOptions | None = None,
+    ) -> tuple[Entry, bool]:
+        """:meth:`rank` through the result cache: (the entry, whether it came from the cache).
+
+        The token is read before ranking, so a list computed from newer inputs than its token names
+        is only ever a miss later, never a stale hit (rank/cache.py)."""
+        name = model or self.settings.default_model
+        # One store read serves the cache's token and the deletion watch (see loaded()).
+        stamps = self.store.serving_stamps(user) if self.results.size else None
+        loaded = self.loaded(name, None if stamps is None else stamps[0])
         if loaded is None:
-            return RankResult(self._popular_from_store(user, n, exclude_seen, kind, creator), fallback=True)
+            result = RankResult(self._popular_from_store(user, n, exclude_seen, kind, creator), fallback=True)
+            return Entry(None, result), False
+        options = options or self.rank_options
+        now = clock(time.time()) if stamps is not None else time.time()
+        token = None if stamps is None else self._token(stamps, loaded, options, now)
         ref = ModelRef(loaded.path, loaded.model, loaded.user_index, loaded.popularity)
-        result = self._ranker.rank(
-            self.store,
-            ref,
-            user,
-            n,
-            weights=self.weights,
-            options=options or self.rank_options,
-            exclude_seen=exclude_seen,
-            kind=kind,
-            creator=creator,
+
+        def compute() -> RankResult:
+            result = self._ranker.rank(
+                self.store,
+                ref,
+                user,
+                n,
+                weights=self.weights,
+                options=options,
+                exclude_seen=exclude_seen,
+                kind=kind,
+                creator=creator,
+                now=now,
+            )
+            return dataclasses.replace(result, model_version=loaded.version)
+
+        key = CacheKey(user, n, exclude_seen, kind, creator, name, options)
+        found = self.results.compute(key, token, compute)
+        self._note_version(name, loaded)  # after: this request's own list is not re-ranked twice
+        return found
+
+    def cached_entry(
+        self,
+        user: str,
+        n: int = 10,
+        exclude_seen: bool = True,
+        kind: str | None = None,
+        creator: str | None = None,
+        model: str | None = None,
+        options: RankOptions | None = None,
+    ) -> Entry | None:
+        """The entry :meth:`rank_entry` would serve from the cache for this request now, or None (not
+        cached, or caching off): the same token read the same way, and nothing ranked."""
+        if not self.results.size:
+            return None
+        name = model or self.settings.default_model
+        stamps = self.store.serving_stamps(user)
+        loaded = self.loaded(name, stamps[0])
+        if loaded is None:
+            return None
+        options = options or self.rank_options
+        token = self._token(stamps, loaded, options, clock(time.time()))
+        found = self.results.get(CacheKey(user, n, exclude_seen, kind, creator, name, options), token)
+        if found is not None:
+            self._note_version(name, loaded)
+        return found
+
+    def _token(
+        self, stamps: tuple[Any, ...], loaded: _Loaded, options: RankOptions, now: float
+    ) -> tuple[Any, ...]:
+        """Everything a ranking reads, named by value or by snapshot serial: the user's store stamps
+        (:meth:`Store.serving_stamps`), then the in-memory snapshots the ranker would use now, each
+        refreshed on its own schedule exactly as for an uncached request."""
+        store, newest = self.store, int(stamps[-1])
+        catalog = self._ranker.catalogs.get(store)
+        trending = self._ranker.trending.get(
+            store, catalog, options.trending_window_days, options.trending_half_life_days, newest
         )
-        return dataclasses.replace(result, model_version=loaded.version)
+        tastes = None
+        if options.new_item_share < 1.0 and catalog.content is not None:
+            found = self._ranker.audience.tastes(store, catalog, self.weights, newest)
+            tastes = self._serials.of(found[0])
+        serial = self._serials.of
+        user = stamps[:-1]  # the store-wide newest id only drives the refreshes above
+        return (user, str(loaded.path), loaded.ident, serial(catalog), serial(trending), tastes, now)
+
+    def _note_version(self, name: str, loaded: _Loaded) -> None:
+        """On the first request served by a new version, re-rank the most recently used lists in
+        the background, so the active users' next requests find them ready."""
+        seen = (str(loaded.path), loaded.ident)
+        before = self._served.get(name)
+        self._served[name] = seen
+        if before is not None and before != seen and self.results.size:
+            self._refill([k for k in self.results.recent_keys(WARM_LISTS) if k.model == name])
+
+    def refill(self, users: Sequence[str]) -> None:
+        """Re-rank the cached lists of ``users`` in the background (their events just changed), so
+        their next request is a hit, or joins the computation in flight."""
+        if self.results.size:
+            self._refill([k for u in dict.fromkeys(users) for k in self.results.user_keys(u)])
+
+    def _refill(self, keys: list[CacheKey]) -> None:
+        with self._refill_lock:
+            # Bounded: when writes outpace re-ranking, the rest are simply misses later.
+            keys = keys[: max(0, REFILL_QUEUE - self._refill_queued)]
+            if not keys:
+                return
+            self._refill_queued += len(keys)
+            if self._refiller is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._refiller = ThreadPoolExecutor(1, thread_name_prefix="mediarec-refill")
+            refiller = self._refiller
+
+        def run() -> None:
+            for k in keys:
+                try:
+                    self.rank_entry(k.user, k.n, k.exclude_seen, k.kind, k.creator, k.model, k.options)
+                except Exception:  # a refill is a courtesy; the request path reports errors
+                    log.debug("refill of %s failed", k, exc_info=True)
+                finally:
+                    with self._refill_lock:
+                        self._refill_queued -= 1
+
+        refiller.submit(run)
 
     def similar(self, item: str, n: int = 10, model: str | None = None) -> list[Recommendation]:
         """Items like ``item``: the model's neighbours when the model has seen anyone engage with
@@ -451,6 +604,45 @@ class MediaRec:
             )
         return out
 
+    # -- steering (issue 12: mediarec/steering.py) ---------------------------------------------
+    @property
+    def steerer(self) -> Any:
+        """The :class:`mediarec.steering.Steerer` of this engine (parser, item facts, text encoder)."""
+        with self._lock:
+            if self._steerer is None:
+                from mediarec.steering import Steerer
+
+                self._steerer = Steerer(self)
+            return self._steerer
+
+    def rank_steered(self, user: str, ask: str, n: int = 10, **kwargs: Any) -> Any:
+        """:meth:`rank` steered by a request in plain words: a :class:`mediarec.steering.Steered`
+        (the list, the parsed query, a message when nothing satisfies it). ``QueryError`` for a bad
+        request (empty, over-long)."""
+        return self.steerer.rank(user, ask, n, **kwargs)
+
+    def similar_steered(self, item: str, ask: str, n: int = 10, model: str | None = None) -> Any:
+        """:meth:`similar` steered by a request ("like this but shorter"); see :meth:`rank_steered`."""
+        return self.steerer.similar(item, ask, n, model)
+
+    def search(self, q: str, n: int = 10) -> list[Any]:
+        """Items whose transcript, on-screen text or LLM moments and tags match ``q``, with the
+        matching time ranges (:class:`mediarec.moments.Hit`). ``ValueError`` for an empty or
+        over-long query."""
+        return self._moments_finder().search(q, n)
+
+    def moments(self, user: str, n: int = 10) -> list[Any]:
+        """Where in the user's recommended items one of their interests is met (item, start, end, why)."""
+        return self._moments_finder().moments(user, n)
+
+    def _moments_finder(self) -> Any:
+        with self._lock:
+            if self._finder is None:
+                from mediarec.moments import Finder
+
+                self._finder = Finder(self)
+            return self._finder
+
     # -- taste profiles (mediarec.users) ------------------------------------------------------
     @property
     def llm_cache_dir(self) -> Path:
@@ -543,17 +735,26 @@ class MediaRec:
         with self._lock:
             models = repository.scrub_user(self.home, user, root=self.models_dir)
             self._live.clear()
+            self.results.drop_user(user)
+            self.results.clear()  # everyone's lists: the model and trending figures counted the user
         self._ranker.trending.clear()
         return {"events_deleted": events, "models_scrubbed": models}
 
-    def _watch_deletions(self) -> None:
+    def _watch_deletions(self, stamp: int | None = None) -> None:
         """Drop in-memory state when a user was deleted by any process (``mediarec delete-user``
         beside a running server): loaded models hold their rows (popularity, seen items) and the
         trending figures count their events. One indexed read per request."""
-        stamp = self.store.deletion_stamp()
+        stamp = self.store.deletion_stamp() if stamp is None else stamp
         if stamp == self._deletions:
+            return
+        if self._deletions is None:
+            # The first look: nothing was loaded before it (every load comes through loaded()), so
+            # there is nothing to drop, and no reason to look at the models folder on every request
+            # for the next minute as after a real deletion (LiveModels.clear).
+            self._deletions = stamp
             return
         with self._lock:
             self._live.clear()
+            self.results.clear()
         self._ranker.trending.clear()
         self._deletions = stamp

@@ -361,8 +361,10 @@ def ingest(
             results = _execute(tasks, exs, o)
         for (task, outcome), result in zip(tasks, results, strict=True):
             try:
-                for feat in result.features:
-                    store.add_feature(task.item_id, feat.extractor, feat.version, feat.payload, feat.vector)
+                # One transaction per file: its features are stored together or not at all.
+                store.add_features(
+                    [(task.item_id, f.extractor, f.version, f.payload, f.vector) for f in result.features]
+                )
                 outcome.stages_run = [f.extractor for f in result.features]
             except Exception as exc:  # e.g. a payload the store refuses: this item only
                 outcome.errors["store"] = f"{type(exc).__name__}: {exc}"

@@ -54,6 +54,12 @@ class Settings:
         "How often a running server looks for a newer saved version of a model it serves (one directory "
         "listing per model); it switches to it without a restart.",
     )
+    serve_cache_size: int = _s(
+        5000,
+        "Ranked lists each server process keeps (per user and request options; about 20 KB each with full "
+        "reasons); each is served again only while the user's events, the model version and the catalogue "
+        "are unchanged. 0 turns the cache off.",
+    )
     weight_view: float = _s(1.0, "Training weight of a view, multiplied by its watch fraction (0..1).")
     weight_like: float = _s(2.0, "Training weight of a like.")
     weight_share: float = _s(3.0, "Training weight of a share.")
@@ -166,6 +172,11 @@ class Settings:
     llm_timeout: float = _s(120.0, "Seconds per request to an HTTP LLM backend.")
     llm_threads: int = _s(0, "Threads of the local LLM (0: the `threads` setting, then all cores).")
     llm_ctx: int = _s(4096, "Context window of the local LLM, in tokens.")
+    ask_parser: str = _s(
+        "auto",
+        "Parser of steering requests (`--ask`, `ask=`): `auto` = the LLM `llm_url` names (the rules "
+        "answer when it cannot load or its answer fails the checks); `rules` = never an LLM.",
+    )
     ray_address: str = _s(
         "",
         "Batch engine of `ingest`, `describe` and dataset text embedding: empty = local worker processes; "

@@ -170,3 +170,69 @@ def test_load_dataset_names_the_source_and_format(tmp_path: Path) -> None:
     folder = write(tmp_path / "g", {"interactions.csv": "user,item\nu,a\n"})
     ds = load_dataset(folder)
     assert ds.name == "g (generic)" and len(ds.events) == 1
+
+
+class _FakeStoreFailingSecondBatch(Store):
+    """A fake for this test only: a real SQLite store whose second event batch fails to write."""
+
+    batches = 0
+
+    def add_events(self, records, *, create_missing_items=False):  # type: ignore[no-untyped-def]
+        self.batches += 1
+        if self.batches == 2:
+            raise RuntimeError("disk full (fake)")
+        return super().add_events(records, create_missing_items=create_missing_items)
+
+
+def test_a_failed_write_stops_the_import_keeps_earlier_batches_and_marks_the_run(tmp_path: Path) -> None:
+    folder = write(
+        tmp_path / "g",
+        {
+            "items.csv": "id,title\na,A\nb,B\n",
+            "interactions.csv": "user,item,type,timestamp\n"
+            + "".join(f"u{k},a,view,{k}\n" for k in range(10)),
+        },
+    )
+    with _FakeStoreFailingSecondBatch(tmp_path / "db.sqlite") as store:
+        with pytest.raises(RuntimeError, match="disk full"):
+            import_path(store, folder, batch_size=3)
+        assert store.counts()["interactions"] == 3, "the batch written before the failure stays"
+        status = store.conn.execute("SELECT status FROM import_runs").fetchall()
+        assert [r[0] for r in status] == ["failed"]
+
+
+def test_imports_do_not_leave_writer_connections_open(tmp_path: Path) -> None:
+    folder = write(
+        tmp_path / "g",
+        {"items.csv": "id,title\na,A\n", "interactions.csv": "user,item,type,timestamp\nu1,a,view,1\n"},
+    )
+    with Store(tmp_path / "db.sqlite") as store:
+        import_path(store, folder)
+        opened = len(store._all)
+        for _ in range(3):
+            import_path(store, folder)
+        assert len(store._all) == opened
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_batches_written_concurrently_store_every_event_once(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """On PostgreSQL two event batches are in flight at once; users shared by many batches (created
+    by whichever batch comes first) and duplicated events must still end up stored exactly once."""
+    lines = [f"u{k % 37},i{k % 11},view,{k}\n" for k in range(3000)]
+    lines += lines[:500]  # duplicates, in later batches
+    folder = write(
+        tmp_path / "g",
+        {
+            "items.csv": "id,title\n" + "".join(f"i{k},Item {k}\n" for k in range(11)),
+            "interactions.csv": "user,item,type,timestamp\n" + "".join(lines),
+        },
+    )
+    url = str(request.getfixturevalue("pg_url")) if backend == "postgresql" else tmp_path / "db.sqlite"
+    with Store(url) as store:
+        first = import_path(store, folder, batch_size=97)
+        assert (first.events_new, first.events_already_stored) == (3000, 500)
+        assert store.counts()["interactions"] == 3000 and store.counts()["users"] == 37
+        again = import_path(store, folder, batch_size=97)
+        assert again.events_new == 0 and store.counts()["interactions"] == 3000

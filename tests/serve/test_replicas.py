@@ -8,6 +8,7 @@ and on a database of the throw-away PostgreSQL cluster the store tests use (skip
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -229,6 +230,88 @@ def test_a_version_trained_by_a_third_process_is_served_by_both_without_a_restar
         assert health["models"] == {"als": "0002"} and health["serving"] == {"als": "0002"}
     assert (replicas.a.proc.pid, replicas.b.proc.pid) == pids
     assert replicas.a.proc.poll() is None and replicas.b.proc.poll() is None
+
+
+def test_two_replicas_and_an_import_writing_at_once_lose_and_duplicate_nothing(
+    replicas: Replicas, tmp_path: Path
+) -> None:
+    """Live processes, not threads: while a third process runs `mediarec import` of 20,000 events,
+    each replica is sent batches that overlap the file and each other (A in one order, B in the
+    other, again and again until the import ends). Every event identity is stored once, and each is
+    reported inserted by exactly one writer: the identity key holds across the three processes."""
+    with replicas.engine() as eng:
+        items = [r[0] for r in eng.store.conn.execute("SELECT external_id FROM items ORDER BY id LIMIT 20")]
+
+    def event(k: int) -> dict[str, Any]:
+        return {
+            "user": f"cw-u{k % 37}",
+            "item": items[k % len(items)],
+            "type": "view",
+            "value": 0.5,
+            "timestamp": 1_700_000_000.0 + k,
+        }
+
+    in_file = range(20_000)
+    posted = [*range(0, 20_000, 7), *range(20_000, 21_000)]  # a seventh of the file, and 1,000 new
+    data = tmp_path / "interactions.csv"
+    data.write_text(
+        "user,item,type,value,timestamp\n"
+        + "".join(f"{e['user']},{e['item']},view,0.5,{e['timestamp']}\n" for e in map(event, in_file))
+    )
+    importer = subprocess.Popen(
+        [sys.executable, "-m", "mediarec", "--home", str(replicas.home), "import", str(data)],
+        env=replicas.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    inserted: list[int] = []
+    during_import = {"a": 0, "b": 0}
+    failures: list[str] = []
+
+    def post(name: str, server: ServeProcess, order: list[int]) -> None:
+        passes = 0
+        while passes == 0 or importer.poll() is None:
+            for start in range(0, len(order), 40):
+                chunk = [event(k) for k in order[start : start + 40]]
+                r = server.client.post("/interactions/batch", json=chunk, headers=replicas.auth)
+                if r.status_code != 200 or r.json()["rejected"]:
+                    failures.append(f"{name}: {r.status_code} {r.text[:200]}")
+                    return
+                inserted.append(int(r.json()["inserted"]))
+                if importer.poll() is None:
+                    during_import[name] += 1
+            passes += 1
+
+    threads = [
+        threading.Thread(target=post, args=("a", replicas.a, posted)),
+        threading.Thread(target=post, args=("b", replicas.b, posted[::-1])),
+    ]
+    for t in threads:
+        t.start()
+    _, err = importer.communicate(timeout=60)
+    for t in threads:
+        t.join(60)
+    assert importer.returncode == 0, err
+    assert not failures, failures
+    # Both replicas wrote while the import process was writing (each pass is ~100 batches).
+    assert during_import["a"] > 0 and during_import["b"] > 0, during_import
+
+    expected = {(e["user"], e["item"], "view", e["timestamp"]) for e in map(event, {*in_file, *posted})}
+    with replicas.engine() as eng:
+        rows = eng.store.conn.execute(
+            "SELECT u.external_id, i.external_id, e.type, e.ts FROM interactions e "
+            "JOIN users u ON u.id = e.user_id JOIN items i ON i.id = e.item_id "
+            "WHERE u.external_id LIKE 'cw-u%'"
+        ).fetchall()
+        (counts,) = eng.store.conn.execute(
+            "SELECT counts FROM import_runs WHERE source LIKE ? ORDER BY id DESC LIMIT 1", (f"%{data.name}",)
+        ).fetchone()
+    stored = [(u, i, t, float(ts)) for u, i, t, ts in rows]
+    assert len(stored) == len(set(stored)) == len(expected), "an event was lost or stored twice"
+    assert set(stored) == expected
+    # Each identity was reported new by exactly one of the three writers.
+    assert int(json.loads(counts)["events_new"]) + sum(inserted) == len(expected)
 
 
 def test_processes_making_the_key_at_once_all_get_the_one_kept(tmp_path: Path) -> None:

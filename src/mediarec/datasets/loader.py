@@ -6,9 +6,13 @@ already stored, so re-running an interrupted import finishes the job without dup
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mediarec.datasets.base import Row
 from mediarec.records import BadRow, EventRecord, ItemRecord
@@ -55,43 +59,62 @@ def load_rows(
     report = ImportReport(run_id=run_id, source=source, format=fmt)
     items: list[ItemRecord] = []
     events: list[Row] = []
-    pending_bad: list[BadRow] = []
+    bad: list[BadRow] = []
+    writes = _Writes(store, WRITERS_POSTGRESQL if store.dialect.postgresql else 1)
+    counted = threading.Lock()
+
+    # The write_* functions run on the writer threads; items are stored before any event batch read
+    # after them is written (see _Writes). Only they touch the report's write counters.
+    def write_items(batch: list[ItemRecord]) -> None:
+        new = store.upsert_items(batch)
+        with counted:
+            report.items_new += new
+
+    def write_events(batch: list[Row], create_items: bool) -> None:
+        records = [r.record for r in batch]
+        assert all(isinstance(r, EventRecord) for r in records)
+        inserted, rejected = store.add_events(records, create_missing_items=create_items)  # type: ignore[arg-type]
+        with counted:
+            report.events_new += inserted
+        write_bad(
+            [BadRow(batch[p].source, batch[p].line, why, _describe(batch[p].record)) for p, why in rejected]
+        )
+
+    def write_bad(batch: list[BadRow]) -> None:
+        if batch:
+            store.add_import_errors(run_id, batch)
+            with counted:
+                report.bad_rows.extend(batch)
 
     def flush_items() -> None:
         if items:
-            report.items_new += store.upsert_items(items)
+            writes.submit("items", write_items, items.copy())
             items.clear()
 
     def flush_events() -> None:
         if events:
-            records = [r.record for r in events]
-            assert all(isinstance(r, EventRecord) for r in records)
-            inserted, rejected = store.add_events(
-                records,  # type: ignore[arg-type]
-                # A source without listings names its items only through events (as collect()
-                # treats it); items come first, so items_read is final by now.
-                create_missing_items=create_missing_items or report.items_read == 0,
+            # A source without listings names its items only through events (as collect() treats
+            # it); items come first, so items_read is final by now.
+            writes.submit(
+                "events", write_events, events.copy(), create_missing_items or report.items_read == 0
             )
-            report.events_new += inserted
-            for pos, reason in rejected:
-                row = events[pos]
-                pending_bad.append(BadRow(row.source, row.line, reason, _describe(row.record)))
             events.clear()
         flush_bad()
         if progress:
+            # On this thread, so a progress bar is drawn by its owner; the counts read so far are
+            # final, the written ones trail by the batch in flight.
             progress(report)
 
     def flush_bad() -> None:
-        if pending_bad:
-            store.add_import_errors(run_id, pending_bad)
-            report.bad_rows.extend(pending_bad)
-            pending_bad.clear()
+        if bad:
+            writes.submit("", write_bad, bad.copy())
+            bad.clear()
 
     status = "failed"
     try:
         for row in rows:
             if isinstance(row, BadRow):
-                pending_bad.append(row)
+                bad.append(row)
                 continue
             if isinstance(row.record, ItemRecord):
                 report.items_read += 1
@@ -107,11 +130,66 @@ def load_rows(
                     flush_events()
         flush_items()
         flush_events()
+        writes.close()
         status = "done"
     finally:
-        flush_bad()
-        store.finish_import(run_id, status, report.counts())
+        try:
+            writes.close()  # a failed run still stores the batches already handed over
+        finally:
+            write_bad(bad)
+            store.finish_import(run_id, status, report.counts())
     return report
+
+
+# Event batches written at once on PostgreSQL: the server inserts one batch on one core while the
+# next is prepared; two keep both cores of a small machine busy (measured in docs/benchmarks.md).
+# SQLite has one writer at a time, so a second would only wait.
+WRITERS_POSTGRESQL = 2
+
+
+class _Writes:
+    """Store writes on background threads, at most ``width`` batches in flight.
+
+    The next batch is read and validated (Python, holding the GIL) while the database stores the
+    earlier ones (the driver waits without the GIL; PostgreSQL works in its own processes). Bounded
+    in-flight batches keep memory flat; a failed write surfaces at the next submit or at close.
+    A change of kind ("items" after "events" or back) first waits for everything in flight, so no
+    event batch is written before the items read ahead of it. Hand-written, because an executor's
+    queue is unbounded and knows no such barrier.
+    """
+
+    def __init__(self, store: Store, width: int) -> None:
+        self._store = store
+        self._width = max(1, width)
+        self._pool = ThreadPoolExecutor(max_workers=self._width, thread_name_prefix="mediarec-import")
+        self._pending: deque[Future[None]] = deque()
+        self._kind = ""
+        self._closed = False
+
+    def submit(self, kind: str, fn: Callable[..., None], *args: Any) -> None:
+        if kind and kind != self._kind:
+            self._drain()
+            self._kind = kind
+        while len(self._pending) >= self._width:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(fn, *args))
+
+    def _drain(self) -> None:
+        while self._pending:
+            self._pending.popleft().result()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._drain()
+        finally:
+            # Let every worker thread finish what it holds before the pool goes; their store
+            # connections go back when the threads end.
+            for f in list(self._pending):
+                f.exception()
+            self._pool.shutdown(wait=True)
 
 
 def _describe(record: ItemRecord | EventRecord) -> str:

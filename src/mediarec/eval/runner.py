@@ -23,7 +23,7 @@ from mediarec.eval.metrics import MetricOptions, all_metrics, coverage, default_
 from mediarec.eval.rerank import POOL_FACTOR, mmr_rerank
 from mediarec.eval.splits import make_split
 from mediarec.interactions import Interactions
-from mediarec.recommenders import MODELS, create
+from mediarec.recommenders import MODELS, Recommender, create
 from mediarec.recommenders.content import unit_item_vectors
 
 Progress = Callable[[str], None]
@@ -114,6 +114,7 @@ def evaluate(
     options: EvalOptions | None = None,
     item_features: np.ndarray | None = None,
     features_source: str = "",
+    aliases: dict[str, str] | None = None,
 ) -> Report:
     """Evaluate registry ``models`` on ``dataset`` under the split ``split_name`` at cut-off ``k``.
 
@@ -122,7 +123,8 @@ def evaluate(
     ``progress`` receives one line per step (splitting, fitting, ranking).
     ``item_features`` (rows aligned with ``dataset.item_ids``, zeros for items without any) go to
     every model's fit; models with ``uses_item_features`` need them. ``features_source`` names
-    them in the report.
+    them in the report. ``aliases`` name rows that are registry models under another label
+    (``{"tuned": "hybrid"}``: the tuned configuration beside the default hybrid).
     """
     opts = options or EvalOptions()
     say = progress or (lambda _msg: None)
@@ -131,13 +133,14 @@ def evaluate(
     params = model_params or {}
     # Entries for registry models left out of this run are ignored, so one shared params table
     # can serve runs of different model subsets; names outside the registry are typos.
-    unknown = sorted(set(params) - set(MODELS))
+    alias = aliases or {}
+    unknown = sorted(set(params) - set(MODELS) - set(alias))
     if unknown:
         raise ValueError(
             f"model_params name unknown models: {', '.join(unknown)}; choose from {', '.join(MODELS)}"
         )
 
-    needing = [m for m in models if m in MODELS and MODELS[m][0].uses_item_features]
+    needing = [m for m in models if MODELS.get(alias.get(m, m), (Recommender,))[0].uses_item_features]
     if needing and item_features is None:
         raise ValueError(f"model(s) {', '.join(needing)} need item features; none were given")
     if item_features is not None and item_features.shape[0] != len(dataset.item_ids):
@@ -213,7 +216,16 @@ def evaluate(
         )
     for name in models:
         report.rows.extend(
-            _run_model(name, params.get(name, {}), prepared, k, opts.batch_size, say, opts.mmr_lambdas)
+            _run_model(
+                name,
+                params.get(name, {}),
+                prepared,
+                k,
+                opts.batch_size,
+                say,
+                opts.mmr_lambdas,
+                alias.get(name, name),
+            )
         )
     tied = [row.model for row in report.rows if row.tied_scores]
     if tied:
@@ -234,8 +246,9 @@ def _run_model(
     batch_size: int,
     say: Progress,
     mmr_lambdas: tuple[float, ...] = (),
+    registry_name: str = "",
 ) -> list[ModelResult]:
-    model = create(name, **params)
+    model = create(registry_name or name, **params)
     say(f"fitting {name}")
     started = time.perf_counter()
     model.fit(data.train, item_features=data.item_features)

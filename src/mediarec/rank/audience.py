@@ -136,6 +136,16 @@ def _positions(catalog: Catalog, item_ids: np.ndarray) -> np.ndarray:
     return np.where(ids[at] == wanted, order[at], -1).astype(np.int64)
 
 
+# Above this many users the band edges are order statistics of a seeded sample of users, not of
+# everyone: ranking a million users against thousands of new items is a (users x items) product of
+# tens of GiB. The edge at rank r of n is then the sample's quantile r/n, off by about
+# sqrt(p(1-p)/m) of the users (p the quantile, m this size: at most 0.35% of them at 20,000), so an
+# audience is share x users give or take that. Below it the bands are exact.
+SAMPLE_USERS = 20_000
+# New items scored per block of the product, so memory stays at ~(users x CHUNK) floats.
+CHUNK_ITEMS = 512
+
+
 def audiences(
     tastes: np.ndarray,
     catalog: Catalog,
@@ -155,21 +165,45 @@ def audiences(
     matched = (
         np.flatnonzero(new & catalog.has_content) if catalog.content is not None else np.zeros(0, np.int64)
     )
-    if n_users and size and len(matched):
-        vectors = centred(catalog) if content is None else content
-        sims = tastes @ vectors[matched].T  # (users, new items); zero rows: no taste
-        has_taste = np.linalg.norm(tastes, axis=1) > 0
-        sims[~has_taste] = -np.inf
-        for j, p in enumerate(matched.tolist()):
-            k = int(max(now - catalog.since[p], 0.0) / DAY // rule.period_days)
-            period[p] = k
-            ranked = np.sort(sims[:, j])[::-1]
-            first, last = k * size, (k + 1) * size - 1
+    if not (n_users and size and len(matched)):
+        return Audiences(n_users, new, high, low, period)
+    vectors = centred(catalog) if content is None else content
+    sample = tastes
+    if n_users > SAMPLE_USERS:
+        rows = np.random.default_rng(0).choice(n_users, SAMPLE_USERS, replace=False)
+        sample = tastes[np.sort(rows)]
+    m = len(sample)
+    has_taste = np.linalg.norm(sample, axis=1) > 0
+    ages = np.maximum(now - catalog.since[matched], 0.0) / DAY
+    periods = (ages // rule.period_days).astype(np.int64)
+    period[matched] = periods
+    for start in range(0, len(matched), CHUNK_ITEMS):
+        cols = matched[start : start + CHUNK_ITEMS]
+        ks = periods[start : start + CHUNK_ITEMS]
+        sims = sample @ vectors[cols].T  # (sampled users, items of this block)
+        sims[~has_taste] = -np.inf  # users without a taste rank last
+        for k in np.unique(ks).tolist():
+            first = k * size
             if first >= n_users:
                 continue  # every user has had their period: nobody is left
-            high[p] = np.inf if first == 0 else float(ranked[first - 1])
-            low[p] = max(float(ranked[min(last, n_users - 1)]), rule.min_match)
+            last = min((k + 1) * size - 1, n_users - 1)
+            # Descending rank r of n users is the sample's ascending position ~ (m - 1) (1 - r / (n - 1)).
+            at = sorted({_position(r, n_users, m) for r in (first - 1, last) if r >= 0})
+            block = np.flatnonzero(ks == k)
+            part = np.partition(sims[:, block], at, axis=0)  # order statistics, no full sort
+            edge_low = part[_position(last, n_users, m)]
+            low[cols[block]] = np.maximum(edge_low.astype(np.float64), rule.min_match)
+            if first > 0:
+                high[cols[block]] = part[_position(first - 1, n_users, m)].astype(np.float64)
     return Audiences(n_users, new, high, low, period)
+
+
+def _position(rank: int, n: int, m: int) -> int:
+    """Ascending position in a sample of ``m`` of the value at descending ``rank`` among ``n``
+    (exact when the sample is everyone)."""
+    if m == n:
+        return n - 1 - rank
+    return round((m - 1) * (1.0 - rank / max(n - 1, 1)))
 
 
 def eligible(
@@ -234,10 +268,11 @@ class AudienceCache:
                 self._refreshing = False
 
     def tastes(
-        self, store: Store, catalog: Catalog, weights: InteractionWeights
+        self, store: Store, catalog: Catalog, weights: InteractionWeights, newest: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(every user's taste vector, the catalogue's centred content vectors)."""
-        newest = store.newest_event_id()
+        """(every user's taste vector, the catalogue's centred content vectors); ``newest``: the
+        store's newest event id, when the caller has just read it."""
+        newest = store.newest_event_id() if newest is None else newest
         with self._lock:
             fresh = time.monotonic() - self._at < REFRESH_SECONDS
             if self._value is not None and self._key is not None and self._key[0] == id(catalog):

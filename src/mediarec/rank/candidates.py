@@ -180,8 +180,15 @@ class TrendingCache:
         self._worker: threading.Thread | None = None
         self._cleared = 0  # clear() calls: figures computed across one are not kept
 
-    def get(self, store: Store, catalog: Catalog, window_days: float, half_life_days: float) -> Trending:
-        newest_id = store.newest_event_id()
+    def get(
+        self,
+        store: Store,
+        catalog: Catalog,
+        window_days: float,
+        half_life_days: float,
+        newest_id: int | None = None,  # the store's newest event id, when the caller has just read it
+    ) -> Trending:
+        newest_id = store.newest_event_id() if newest_id is None else newest_id
         setup = (id(catalog), window_days, half_life_days)
         with self._lock:
             if self._value is not None and self._key is not None and self._key[:3] == setup:

@@ -2,8 +2,11 @@
 content, plus a content-similarity term.
 
 1. A CF core learns a representation R_j for every item from interactions: the item's column of
-   EASE's item-item matrix (``core="ease"``), or its ALS factors (``core="als"``). Scores are the
-   user's row of the matrix (EASE) or user factors (ALS) against R.
+   EASE's item-item matrix (``core="ease"``), of item-kNN's cosine or BM25 similarity matrix
+   (``core="itemknn"`` / ``"itemknn-bm25"``), or its ALS factors (``core="als"``). Scores are the
+   user's row of the matrix (EASE, item-kNN) or user factors (ALS) against R. Which core carries
+   the strongest signal depends on the data (item-kNN beat EASE on a music catalogue where EASE
+   beat it on ML-1M), so ``mediarec tune`` chooses it per dataset.
 2. Every item also gets a representation borrowed from content: the softmax-weighted mean of the
    R of its ``neighbours`` nearest items *with interactions* in the content space. This is a
    kernel regression from content vectors into the CF space, fitted on the warm items; a cold item
@@ -16,6 +19,9 @@ content, plus a content-similarity term.
    consumed, which the CF part alone cannot see. c_j = content_weight + cold_content_weight ·
    (1 - w_j): content speaks louder for items whose representation is borrowed.
 
+5. Optionally a second core (``core2``) is added at ``core2_weight``, its scores scaled to the first
+   core's spread: a small weighted ensemble of cores, borrowing for cold items like the first.
+
 The defaults were chosen on a validation split carved from the ML-1M training fold
 (``bench/tune_hybrid.py``, docs/benchmarks.md), never on its test fold.
 """
@@ -23,7 +29,9 @@ The defaults were chosen on a validation split carved from the ML-1M training fo
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -33,8 +41,11 @@ from mediarec.recommenders.base import Params, Recommender
 from mediarec.recommenders.content import profile_weights, unit_item_vectors
 from mediarec.recommenders.ease import ease_scores, ease_weights
 
+T = TypeVar("T")
 _BLOCK_CELLS = 16_000_000  # dense similarity cells per block when finding content neighbours
-CORES = ("auto", "ease", "als")
+CORES = ("auto", "ease", "als", "itemknn", "itemknn-bm25")
+# Cores whose item representation is a column of an items × items matrix (scored from the user's row).
+MATRIX_CORES = ("ease", "itemknn", "itemknn-bm25")
 BORROWS = ("auto", "knn", "linear")
 # "auto" choices by catalogue size (items in the training matrix). EASE holds three dense
 # items × items float64 arrays (10,000 items: ~2.4 GB), so above this the ALS core is used.
@@ -55,6 +66,13 @@ class HybridParams(Params):
     borrow: str = "auto"
     borrow_l2: float = 1.0  # ridge λ of the linear map
     l2: float = 1000.0  # EASE core: ridge λ
+    knn_neighbours: int = 100  # item-kNN cores: neighbours kept per item (as ItemKNNParams.neighbours)
+    # A second CF core ("" = none) whose scores are added at core2_weight, after scaling them to the
+    # first core's spread: two cores often err differently (EASE and BM25 item-kNN on MovieLens), so
+    # a small weighted ensemble beats either; the weight is chosen on validation by `mediarec tune`.
+    # It shares the first core's content borrowing and the core options above.
+    core2: str = ""
+    core2_weight: float = 0.0
     factors: int = 64  # ALS core: the ALS options, as in ALSParams
     regularization: float = 0.05
     alpha: float = 1.0
@@ -78,19 +96,33 @@ class HybridRecommender(Recommender):
     params_cls = HybridParams
     params: HybridParams
     uses_item_features = True
-    user_arrays = ("user_profiles", "user_factors")
+    user_arrays = ("user_profiles", "user_factors", "user_factors2")
 
     def __init__(self, *args: object, **kw: object) -> None:
         super().__init__(*args, **kw)  # type: ignore[arg-type]
         if self.params.core not in CORES:
             raise ValueError(f"core must be one of {', '.join(CORES)}, got {self.params.core!r}")
+        if self.params.core2 and (
+            self.params.core2 not in CORES[1:] or self.params.core2 == self.params.core
+        ):
+            raise ValueError(
+                f"core2 must be empty or one of {', '.join(CORES[1:])} other than core, "
+                f"got {self.params.core2!r}"
+            )
         if self.params.borrow not in BORROWS:
             raise ValueError(f"borrow must be one of {', '.join(BORROWS)}, got {self.params.borrow!r}")
         self.item_unit = np.zeros((0, 0), dtype=np.float32)
         self.user_profiles = np.zeros((0, 0), dtype=np.float32)
         self.user_factors = np.zeros((0, 0), dtype=np.float32)  # ALS core only; (users, 0) for EASE
         self.item_repr = np.zeros((0, 0), dtype=np.float32)  # R after blending, one row per item
+        self.item_repr2 = np.zeros((0, 0), dtype=np.float32)  # the same for core2; (0, 0) without one
+        self.user_factors2 = np.zeros((0, 0), dtype=np.float32)
+        self.core2_scale = 0.0
         self.item_content_weight = np.zeros(0, dtype=np.float32)  # per item: weight of the content term
+        # Optional, set by a caller that fits many variants on the SAME interactions (the tuner):
+        # fitted cores and content kernels are kept here by their options and reused, so a trial
+        # that only changes the content knobs costs no new core fit. Never saved with the model.
+        self.core_cache: dict[tuple[object, ...], object] | None = None
 
     def _fit(self, interactions: Interactions) -> None:
         assert self.fit_features is not None
@@ -105,42 +137,92 @@ class HybridRecommender(Recommender):
         self.item_unit = unit_item_vectors(self.fit_features, p.center)
         weights = profile_weights(interactions, use_weights=False, half_life_days=0.0)
         self.user_profiles = _unit_rows(np.asarray(weights @ self.item_unit, dtype=np.float32))
-        if p.core == "ease":
-            own = ease_weights(interactions.matrix, p.l2, binary=True).T  # row j = EASE column j
-            self.user_factors = np.zeros((interactions.n_users, 0), dtype=np.float32)
-        else:
-            from mediarec.recommenders.als import ALSRecommender
-
-            als = ALSRecommender(
-                factors=p.factors,
-                regularization=p.regularization,
-                alpha=p.alpha,
-                iterations=p.iterations,
-                seed=p.seed,
-                threads=p.threads,
-            )
-            als.fit(interactions)
-            own = als.item_factors
-            self.user_factors = als.user_factors
+        own, user_factors = self._cached(core_key(p), lambda: fit_core(interactions, p))
+        self.user_factors = user_factors
         counts = np.diff(interactions.matrix.tocsc().indptr).astype(np.float64)
+        kernel_key = ("kernel", p.center, p.neighbours, p.temperature, p.borrow, p.borrow_l2)
         if p.borrow == "knn":
-            kernel = content_kernel(self.item_unit, counts > 0, p.neighbours, p.temperature)
-            borrowed = np.asarray(kernel @ own, dtype=np.float32)
+            kernel = self._cached(
+                kernel_key, lambda: content_kernel(self.item_unit, counts > 0, p.neighbours, p.temperature)
+            )
             has_content = np.diff(kernel.indptr) > 0
+
+            def borrowed_of(rep: np.ndarray, rows: np.ndarray) -> np.ndarray:
+                return np.asarray(kernel[rows] @ rep, dtype=np.float32)
         else:
-            borrowed, has_content = linear_borrow(self.item_unit, counts > 0, own, p.borrow_l2)
+            has_content = linear_borrow(self.item_unit, counts > 0, own[:, :1], p.borrow_l2)[1]
+
+            def borrowed_of(rep: np.ndarray, rows: np.ndarray) -> np.ndarray:
+                return linear_borrow(self.item_unit, counts > 0, rep, p.borrow_l2)[0][rows]
+
         denom = counts + p.shrinkage
         keep = np.where(denom > 0, counts / np.where(denom > 0, denom, 1.0), 0.0)
         keep[~has_content] = 1.0  # no content neighbours: nothing to borrow, keep what CF learned
-        self.item_repr = (keep[:, None] * own + (1.0 - keep[:, None]) * borrowed).astype(np.float32)
+        self.item_repr = self._blend(own, keep, borrowed_of, ("borrowed", core_key(p), kernel_key))
         weight = p.content_weight + p.cold_content_weight * (1.0 - keep)
         self.item_content_weight = weight.astype(np.float32)
+        self.item_repr2 = np.zeros((0, 0), dtype=np.float32)
+        self.user_factors2 = np.zeros((interactions.n_users, 0), dtype=np.float32)
+        self.core2_scale = 0.0
+        if p.core2 == p.core:
+            raise ValueError(
+                f"core2 {p.core2!r} is the core itself (core 'auto' chose it); leave core2 empty"
+            )
+        if p.core2:
+            p2 = dataclasses.replace(p, core=p.core2)
+            own2, self.user_factors2 = self._cached(core_key(p2), lambda: fit_core(interactions, p2))
+            self.item_repr2 = self._blend(own2, keep, borrowed_of, ("borrowed", core_key(p2), kernel_key))
+            # The second core's scores brought to the first's spread, measured on (up to) 256
+            # users with events: raw scales differ by orders of magnitude between cores.
+            users = np.flatnonzero(np.diff(interactions.matrix.tocsr().indptr) > 0)[:256]
+            if len(users):
+                s1 = float(np.std(self._cf(users, p.core, self.item_repr, self.user_factors)))
+                s2 = float(np.std(self._cf(users, p.core2, self.item_repr2, self.user_factors2)))
+                self.core2_scale = s1 / s2 if s2 > 0 else 0.0
+
+    def _blend(
+        self,
+        own: np.ndarray,
+        keep: np.ndarray,
+        borrowed_of: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        key: tuple[object, ...],
+    ) -> np.ndarray:
+        """keep · own + (1 - keep) · borrowed, computing borrowed only for the rows that use it:
+        with an items × items core, borrowing every row is a (sparse items × items) · (dense items ×
+        items) product, by far the costliest step, while only items with few events need it."""
+        out = np.array(own, dtype=np.float32, copy=True)
+        need = np.flatnonzero(keep < 1.0)
+        if not len(need):
+            return out
+        if 2 * len(need) > len(own):
+            # Most rows borrow (shrinkage > 0): all of them, kept for trials that change only
+            # the content knobs or the shrinkage.
+            every = np.arange(len(own))
+            borrowed = self._cached(key, lambda: borrowed_of(own, every))[need]
+        else:
+            borrowed = borrowed_of(own, need)
+        k = keep[need, None].astype(np.float32)
+        out[need] = k * out[need] + (1.0 - k) * borrowed
+        return out
+
+    def _cached(self, key: tuple[object, ...], make: Callable[[], T]) -> T:
+        if self.core_cache is None:
+            return make()
+        if key not in self.core_cache:
+            self.core_cache[key] = make()
+        return self.core_cache[key]  # type: ignore[return-value]
+
+    def _cf(self, users: np.ndarray, core: str, repr_: np.ndarray, factors: np.ndarray) -> np.ndarray:
+        if core in MATRIX_CORES:
+            # EASE was fitted on who-consumed-what; item-kNN scores the weighted row, as ItemKNN does.
+            return ease_scores(self._check_fitted(), users, core == "ease", repr_.T)
+        return np.asarray(factors[users] @ repr_.T, dtype=np.float32)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
-        if self.params.core == "ease":
-            cf = ease_scores(self._check_fitted(), users, True, self.item_repr.T)
-        else:
-            cf = self.user_factors[users] @ self.item_repr.T
+        cf = self._cf(users, self.params.core, self.item_repr, self.user_factors)
+        if self.params.core2 and self.item_repr2.size:
+            weight = self.params.core2_weight * self.core2_scale
+            cf = cf + weight * self._cf(users, self.params.core2, self.item_repr2, self.user_factors2)
         content = self.user_profiles[users] @ self.item_unit.T
         return np.asarray(cf + self.item_content_weight * content, dtype=np.float32)
 
@@ -154,6 +236,9 @@ class HybridRecommender(Recommender):
             "user_factors": self.user_factors,
             "item_repr": self.item_repr,
             "item_content_weight": self.item_content_weight,
+            "item_repr2": self.item_repr2,
+            "user_factors2": self.user_factors2,
+            "core2_scale": np.asarray([self.core2_scale], dtype=np.float64),
         }
 
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
@@ -162,6 +247,53 @@ class HybridRecommender(Recommender):
         self.user_factors = arrays["user_factors"]
         self.item_repr = arrays["item_repr"]
         self.item_content_weight = arrays["item_content_weight"]
+        # Models saved before core2 existed have none of these arrays.
+        n_users = len(self.user_factors)
+        self.item_repr2 = arrays.get("item_repr2", np.zeros((0, 0), dtype=np.float32))
+        self.user_factors2 = arrays.get("user_factors2", np.zeros((n_users, 0), dtype=np.float32))
+        self.core2_scale = float(arrays.get("core2_scale", np.zeros(1))[0])
+
+
+def core_key(p: HybridParams) -> tuple[object, ...]:
+    """The options a fitted core depends on: equal keys, equal cores (on the same interactions)."""
+    if p.core == "ease":
+        return ("ease", p.l2)
+    if p.core in ("itemknn", "itemknn-bm25"):
+        return (p.core, p.knn_neighbours)
+    return ("als", p.factors, p.regularization, p.alpha, p.iterations, p.seed)
+
+
+def fit_core(interactions: Interactions, p: HybridParams) -> tuple[np.ndarray, np.ndarray]:
+    """(own item representations, one row per item; user factors, (users, 0) for matrix cores)."""
+    empty = np.zeros((interactions.n_users, 0), dtype=np.float32)
+    if p.core == "ease":
+        return ease_weights(interactions.matrix, p.l2, binary=True).T, empty  # row j = EASE column j
+    if p.core in ("itemknn", "itemknn-bm25"):
+        from mediarec.recommenders.ease import MAX_ITEMS
+        from mediarec.recommenders.itemknn import ItemKNNRecommender
+
+        if interactions.n_items > MAX_ITEMS:
+            # The borrowed blend makes the similarity matrix dense: items² floats.
+            raise ValueError(
+                f"the {p.core} core holds a dense items × items matrix; {interactions.n_items:,} items is "
+                f"over {MAX_ITEMS:,}: use core='als'"
+            )
+        similarity = "bm25" if p.core == "itemknn-bm25" else "cosine"
+        knn = ItemKNNRecommender(similarity=similarity, neighbours=p.knn_neighbours)
+        knn.fit(interactions)
+        return np.asarray(knn.similarity.T.todense(), dtype=np.float32), empty  # row j = column j
+    from mediarec.recommenders.als import ALSRecommender
+
+    als = ALSRecommender(
+        factors=p.factors,
+        regularization=p.regularization,
+        alpha=p.alpha,
+        iterations=p.iterations,
+        seed=p.seed,
+        threads=p.threads,
+    )
+    als.fit(interactions)
+    return als.item_factors, als.user_factors
 
 
 def linear_borrow(

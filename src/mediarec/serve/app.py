@@ -27,12 +27,15 @@ from mediarec import __version__ as _version
 from mediarec import limits, recommenders
 from mediarec.engine import MediaRec, Recommendation, UnknownItemError
 from mediarec.llm.backends import LLMError, LLMOutputError
+from mediarec.rank.query import MAX_ASK_CHARS, QueryError
 from mediarec.recommenders import repository
 from mediarec.records import ITEM_KINDS, RecordError
+from mediarec.serve.admin_tune import install_tune
 from mediarec.serve.auth import AttemptLimiter, keys_match, resolve_api_key
 from mediarec.serve.dashboard import install_dashboard
 from mediarec.serve.dashboard_auth import is_loopback
 from mediarec.serve.errors import MAX_BODY_BYTES, BodyLimit, CatchAll, install_error_handlers
+from mediarec.serve.hits import HitPath
 from mediarec.serve.models import (
     DeletedUserOut,
     ErrorOut,
@@ -44,10 +47,12 @@ from mediarec.serve.models import (
     ItemsBody,
     ItemsPage,
     ItemsWritten,
+    MomentsOut,
     ProfileDeletedOut,
     ProfileEditIn,
     ProfileOut,
     RecommendationsOut,
+    SearchOut,
     SimilarOut,
 )
 from mediarec.store.profiles import UnknownUserError
@@ -106,6 +111,30 @@ DOCS_CSP = (
     "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
+
+
+CACHE_HEADER = "X-Mediarec-Cache"
+REFILL_USERS = 100  # a batch's first users get their cached lists re-ranked in the background
+
+
+def _hit(hit: bool) -> str:
+    return "hit" if hit else "miss"
+
+
+ASK_PARAM: Any = Query(
+    None,
+    max_length=MAX_ASK_CHARS,
+    description='A request in plain words ("shorter, about cooking, no football"): hard filters and a '
+    "soft direction; the parsed request comes back under `steering`.",
+)
+
+
+def steer(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A steered list; a request the parser refuses (empty, too long, out of limits) is a 422."""
+    try:
+        return fn(*args, **kwargs)
+    except QueryError as exc:
+        raise HTTPException(422, f"ask: {exc}" if not str(exc).startswith("ask:") else str(exc)) from None
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -169,6 +198,18 @@ def create_app(
     app.state.auth_limiter = limiter
     app.state.reads_open = reads_open  # False: every API read needs X-API-Key too
     install_error_handlers(app)
+    # Innermost of the three: cache hits of GET /users/{id}/recommendations answered before routing
+    # (serve/hits.py); anything it cannot prove it would answer the same goes on to the routes.
+    app.add_middleware(
+        HitPath,
+        engine=engine,
+        max_n=MAX_N,
+        max_freshness=MAX_FRESHNESS,
+        reads_open=reads_open,
+        accepted=(read_key, api_key),
+        limiter=limiter,
+        header=CACHE_HEADER.lower(),
+    )
     app.add_middleware(CatchAll)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
 
@@ -296,7 +337,8 @@ def create_app(
         freshness: float | None = Query(
             None, ge=0, le=MAX_FRESHNESS, allow_inf_nan=False, description="Score bonus of a brand-new item."
         ),
-    ) -> dict[str, Any]:
+        ask: str | None = ASK_PARAM,
+    ) -> Any:
         """Top-n items for a user, each with its reasons and their evidence.
 
         New events count at once: seen items are filtered and the user's vector is folded in from
@@ -311,7 +353,13 @@ def create_app(
             explore_epsilon=explore,
             freshness_boost=freshness,
         )
-        result = engine.rank(
+        if ask is not None:  # steered: ranked fresh, the parsed request returned with the list
+            steered = steer(engine.rank_steered, user_id, ask, n, exclude_seen=exclude_seen,
+                            kind=check_kind(kind), creator=creator or None, model=name, options=options)
+            r = steered.result
+            return {"user_id": user_id, "model": name, "fallback": r.fallback, "folded_in": r.folded_in,
+                    "model_version": r.model_version, "items": _recs(r.items), "steering": steered.steering()}
+        entry, hit = engine.rank_entry(
             user_id,
             n=n,
             exclude_seen=exclude_seen,
@@ -320,14 +368,21 @@ def create_app(
             model=name,
             options=options,
         )
-        return {
-            "user_id": user_id,
-            "model": name,
-            "fallback": result.fallback,
-            "folded_in": result.folded_in,
-            "model_version": result.model_version,
-            "items": _recs(result.items),
-        }
+        if entry.body is None:
+            # Serialised once per computed list and reused by every hit (the key holds user and model).
+            result = entry.result
+            out = RecommendationsOut(
+                user_id=user_id,
+                model=name,
+                fallback=result.fallback,
+                folded_in=result.folded_in,
+                model_version=result.model_version,
+                items=_recs(result.items),  # type: ignore[arg-type]  # validated into the models here
+                steering=None,
+            )
+            entry.body = out.model_dump_json().encode()
+        # X-Mediarec-Cache says whether the list was ranked for this request or served again.
+        return Response(entry.body, media_type="application/json", headers={CACHE_HEADER: _hit(hit)})
 
     @app.get(
         "/items/{item_id}/similar",
@@ -340,14 +395,19 @@ def create_app(
         item_id: str,
         n: int = Query(10, ge=1, le=MAX_N),
         model: ModelParam = None,
+        ask: str | None = ASK_PARAM,
     ) -> dict[str, Any]:
-        """Items most like this one, according to the model."""
+        """Items most like this one, according to the model (``ask``: steered, "like this but shorter")."""
         name = model_name(model)
         if engine.loaded(name) is None:
             raise HTTPException(
                 503, f"no trained {name!r} model yet: run `mediarec train --model {name}` first"
             )
         try:
+            if ask is not None:
+                steered = steer(engine.similar_steered, item_id, ask, n, model=name)
+                return {"item_id": item_id, "model": name, "items": _recs(steered.result.items),
+                        "steering": steered.steering()}
             recs = engine.similar(item_id, n=n, model=name)
         except UnknownItemError:
             if store.get_item(item_id) is None:
@@ -356,6 +416,35 @@ def create_app(
                 404, f"item {item_id!r} was added after the {name!r} model was trained; retrain to include it"
             ) from None
         return {"item_id": item_id, "model": name, "items": _recs(recs)}
+
+    @app.get(
+        "/search", response_model=SearchOut, dependencies=reads, responses=_errors(401, 422), tags=["search"]
+    )
+    def search(
+        q: str = Query(..., max_length=200, description="Words said or shown: \"kneading dough\"."),
+        n: int = Query(10, ge=1, le=MAX_N, description="How many items."),
+    ) -> dict[str, Any]:
+        """Items whose transcript, on-screen text, LLM key moments or tag evidence match ``q``, each
+        with the matching time ranges (start playing at ``start``)."""
+        try:
+            hits = engine.search(q, n)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return {"q": q, "items": [h.to_dict() for h in hits]}
+
+    @app.get(
+        "/users/{user_id}/moments",
+        response_model=MomentsOut,
+        dependencies=reads,
+        responses=_errors(401, 422),
+        tags=["recommendations"],
+    )
+    def moments(
+        user_id: str, n: int = Query(10, ge=1, le=MAX_N, description="How many moments.")
+    ) -> dict[str, Any]:
+        """Moments of the user's recommended items where one of their interests is met: item, start,
+        end and why."""
+        return {"user_id": user_id, "items": [h.to_dict() for h in engine.moments(user_id, n)]}
 
     @app.get(
         "/items",
@@ -428,6 +517,7 @@ def create_app(
         inserted, rejected = await write(request, engine.add_events, [record])
         if rejected:
             raise HTTPException(422, f"{rejected[0][1]}; add the item with POST /items first")
+        engine.refill([record.user])  # re-rank the user's cached lists off the request path
         return {"inserted": inserted, "rejected": []}
 
     @app.post(
@@ -448,6 +538,7 @@ def create_app(
             except RecordError as exc:
                 rejected.append((i, str(exc)))
         inserted, refused = await write(request, engine.add_events, records) if records else (0, [])
+        engine.refill([r.user for r in records][:REFILL_USERS])
         # The store numbers its refusals within the valid subset; map them back to the posted list.
         rejected += [(positions[pos], reason) for pos, reason in refused]
         rejected.sort()
@@ -529,6 +620,7 @@ def create_app(
         result = await write(request, engine.delete_profile, user_id)
         return {"user_id": user_id, **result}
 
+    install_tune(app, engine, writes)
     install_docs(app)
     install_dashboard(app, engine, listen_host)
     return app

@@ -260,6 +260,14 @@ def _router(engine: MediaRec, access: Access, app: FastAPI) -> APIRouter:
             raise HTTPException(404, f"no keyframe for item {item_id!r}")
         return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
+    @router.get("/ui/tune.svg")
+    def tune_plot(request: Request) -> Response:
+        gate_data(request)
+        path = engine.home / "tune" / "tune.svg"
+        if not path.is_file():
+            raise HTTPException(404, "no tune plot: run `mediarec tune` first")
+        return FileResponse(path, media_type="image/svg+xml")
+
     @router.get("/ui/reports/{name}/report.png")
     def report_plot(request: Request, name: str) -> Response:
         gate_data(request)
@@ -293,6 +301,12 @@ def _router(engine: MediaRec, access: Access, app: FastAPI) -> APIRouter:
             raise HTTPException(503, f"could not generate a profile: {exc}") from None
         shown = await writer.execute(engine.save_profile, draft)
         return JSONResponse(shown.to_dict())
+
+    @router.post("/ui/api/tune")
+    def start_tune(request: Request) -> Response:
+        gate_write(request)
+        # The runner of POST /admin/tune (serve/admin_tune.py), with its defaults: 10 minutes.
+        return JSONResponse(app.state.tuner.start(), status_code=202)
 
     @router.post("/ui/api/delete-user")
     async def delete_user(request: Request, body: UserRef) -> Response:

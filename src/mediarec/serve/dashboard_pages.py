@@ -424,8 +424,9 @@ def eval_page(engine: MediaRec, name: str | None) -> dict[str, Any]:
     )
     names = [p.name for p in found]
     chosen = next((p for p in found if p.name == name), None) if name else (found[0] if found else None)
+    tuned = tune_summary(engine)
     if chosen is None:
-        return {"names": names, "report": None}
+        return {"names": names, "report": None, "tune": tuned}
     data = json.loads((chosen / "report.json").read_text())
     k = data.get("k", "")
     headers = ["model", *(h.format(k=k) for _, h in COLUMNS), "fit s", "rec s"]
@@ -448,7 +449,37 @@ def eval_page(engine: MediaRec, name: str | None) -> dict[str, Any]:
         "headers": headers,
         "rows": rows,
         "plot": (chosen / "report.png").is_file(),
+        "tune": tuned,
     }
+
+
+def tune_summary(engine: MediaRec) -> dict[str, Any] | None:
+    """The last `mediarec tune` of this home (``<home>/tune/tune.json``), as the page shows it."""
+    path = engine.home / "tune" / "tune.json"
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        options = " ".join(f"{k}={v}" for k, v in (data.get("params") or {}).items()) or "(defaults)"
+        return {
+            "dataset": str(data["dataset"]),
+            "model": str(data["model"]),
+            "options": options,
+            "recall": _fmt(data.get("recall")),
+            "default_recall": _fmt(data.get("default_recall")),
+            "default_model": str(data.get("default_model", "")),
+            # No cold check (no item features): no cold figures, rather than "n/a" ones.
+            "cold": _fmt(cold) if (cold := data.get("cold_recall")) is not None else "",
+            "default_cold": _fmt(data.get("default_cold_recall")) if cold is not None else "",
+            "k": data.get("k", ""),
+            "trials": len(data.get("trials") or []),
+            "budget_hit": bool(data.get("budget_hit")),
+            "validation": str(data.get("validation", "")),
+            "saved": engine.tuned is not None and engine.tuned.model == data["model"],
+            "plot": (path.parent / "tune.svg").is_file(),
+        }
+    except (ValueError, KeyError, TypeError):
+        return None  # a half-written or foreign file: show nothing rather than something false
 
 
 def _fmt(value: Any, digits: int = 4) -> str:

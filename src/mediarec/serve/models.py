@@ -62,6 +62,18 @@ class RecommendationOut(BaseModel):
     )
 
 
+class SteeringOut(BaseModel):
+    """How a steering request (``ask=``) was understood and applied."""
+
+    ask: str
+    understood: str = Field(description="The parsed request in words, to show back to the user.")
+    query: dict[str, Any] = Field(description="The parsed query's set fields (rank/query.py SteerQuery).")
+    parser: str = Field(description="`rules`, or the LLM's model id.")
+    cached: bool = Field(description="True when the parse came from the cache.")
+    message: str | None = Field(None, description="Why the list is empty, when it is.")
+    notes: list[str] = Field(default_factory=list, description="What was not applied, and why.")
+
+
 class RecommendationsOut(BaseModel):
     user_id: str
     model: str
@@ -75,12 +87,46 @@ class RecommendationsOut(BaseModel):
         None, description="The saved version of the model that ranked this list; null before any training."
     )
     items: list[RecommendationOut]
+    steering: SteeringOut | None = Field(None, description="With `ask=`: how the request was understood.")
+
+
+class RangeOut(BaseModel):
+    start: float = Field(description="Seconds from the start of the item.")
+    end: float
+    text: str = Field(description="What is said or shown there.")
+    source: str = Field(
+        description="`transcript`, `on-screen`, `moment` (LLM key moment) or `tag` (its evidence)."
+    )
+    score: float
+
+
+class HitOut(BaseModel):
+    item_id: str
+    title: str
+    kind: str
+    score: float
+    start: float = Field(description="Where to start playing (the best range's start).")
+    end: float
+    ranges: list[RangeOut]
+    why: str | None = None
+    interest: str | None = None
+
+
+class SearchOut(BaseModel):
+    q: str
+    items: list[HitOut]
+
+
+class MomentsOut(BaseModel):
+    user_id: str
+    items: list[HitOut]
 
 
 class SimilarOut(BaseModel):
     item_id: str
     model: str
     items: list[RecommendationOut]
+    steering: SteeringOut | None = Field(None, description="With `ask=`: how the request was understood.")
 
 
 class ItemIn(BaseModel):

@@ -89,21 +89,38 @@ class FeatureTables:
         vector: np.ndarray | None = None,
     ) -> None:
         """Store one extractor's output; a new ``model_version`` adds a row, the same one replaces it."""
-        blob = None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
-        dim = None if vector is None else int(np.asarray(vector).size)
+        self.add_features([(item, extractor, model_version, payload, vector)])
+
+    def add_features(
+        self, rows: Sequence[tuple[str, str, str, dict[str, Any] | None, np.ndarray | None]]
+    ) -> None:
+        """:meth:`add_feature` for many (item, extractor, model_version, payload, vector) rows in one
+        transaction: a commit per vector capped a durable PostgreSQL at ~1,300 vectors/s. All or
+        nothing: an unknown item fails the whole batch."""
+        if not rows:
+            return
+        now = time.time()
+        prepared = []
+        for item, extractor, model_version, payload, vector in rows:
+            blob = None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
+            dim = None if vector is None else int(np.asarray(vector).size)
+            prepared.append((item, extractor, model_version, json.dumps(payload or {}), blob, dim))
 
         def run(tx: Conn) -> None:
-            row = tx.execute("SELECT id FROM items WHERE external_id = ?", (item,)).fetchone()
-            if row is None:
-                raise StoreError(f"unknown item {item!r}")
-            tx.execute(
+            ids: dict[str, int] = {}
+            for item in dict.fromkeys(r[0] for r in prepared):
+                row = tx.execute("SELECT id FROM items WHERE external_id = ?", (item,)).fetchone()
+                if row is None:
+                    raise StoreError(f"unknown item {item!r}")
+                ids[item] = row[0]
+            tx.executemany(
                 """INSERT INTO item_features
                      (item_id, extractor, model_version, payload, vector, dim, created)
                    VALUES (?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (item_id, extractor, model_version) DO UPDATE SET
                      payload = excluded.payload, vector = excluded.vector, dim = excluded.dim,
                      created = excluded.created""",
-                (row[0], extractor, model_version, json.dumps(payload or {}), blob, dim, time.time()),
+                [(ids[r[0]], *r[1:], now) for r in prepared],
             )
 
         self.write(run)

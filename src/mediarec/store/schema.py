@@ -93,6 +93,8 @@ interactions = Table(
     # The identity of an event: re-importing the same file inserts nothing new.
     UniqueConstraint("user_id", "item_id", "type", "ts"),
 )
+# Alembic revision 0002 replaces this with (item_id, ts) and adds items(updated) and
+# item_features(created): this metadata is the schema of revision 0001, which creates it.
 Index("interactions_item", interactions.c.item_id)
 Index("interactions_ts", interactions.c.ts)
 

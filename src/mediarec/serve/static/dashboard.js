@@ -1,4 +1,4 @@
-// mediarec dashboard: seeking the player, profile edits and deleting a user.
+// mediarec dashboard: seeking the player, profile edits, deleting a user and starting a tune.
 // No framework and no inline code (the Content-Security-Policy forbids it). Text from the server is
 // only ever set with textContent, never parsed as HTML.
 "use strict";
@@ -91,6 +91,16 @@
       } catch (err) { say("Not regenerated: " + err.message, true); regen.disabled = false; }
     });
   }
+
+  const tune = document.getElementById("tune-start");
+  if (tune) tune.addEventListener("click", async function () {
+    tune.disabled = true;
+    say("Tuning…");
+    try {
+      await post("/ui/api/tune", {});
+      say("Tuning started: it searches for up to 10 minutes; reload this page afterwards for the result.");
+    } catch (err) { say("Not started: " + err.message, true); tune.disabled = false; }
+  });
 
   const openDelete = document.getElementById("delete-open");
   const dialog = document.getElementById("delete-dialog");

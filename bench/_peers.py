@@ -1,0 +1,141 @@
+"""The peers of bench_serve.py, each a real server in its own process on loopback.
+
+- Cornac 3.0.1's serving app (``FLASK_APP=cornac.serving.app flask run``, configured by
+  ``MODEL_PATH``/``MODEL_CLASS``), in a throw-away virtualenv this module makes with ``python -m venv``
+  and ``pip install cornac==3.0.1 flask`` (cached under ``~/.cache/mediarec-bench``; not a dependency
+  of mediarec). Its MF model is trained there on the same events as mediarec's model, with as many
+  factors.
+- A bare Starlette app returning precomputed answers (``_bare_app.py``) under uvicorn: the limit.
+- Granian serving mediarec's own app, when a granian virtualenv can be made the same way: the
+  alternative to uvicorn that the issue asks to measure. It imports mediarec from this checkout's
+  virtualenv (same Python), so nothing is installed there.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+CACHE = Path(os.environ.get("MEDIAREC_BENCH_CACHE", Path.home() / ".cache" / "mediarec-bench"))
+CORNAC = "cornac==3.0.1"
+GRANIAN = "granian==2.8.7"
+
+TRAIN_CORNAC = """
+import sys, cornac
+from cornac.data import Dataset
+rows = [tuple(line.rstrip("\\n").split("\\t")) for line in open(sys.argv[1], encoding="utf-8")]
+data = Dataset.from_uir([(u, i, 1.0) for u, i in rows], seed=1)
+model = cornac.models.MF(k=int(sys.argv[3]), max_iter=20, learning_rate=0.01, lambda_reg=0.02, seed=1)
+model.fit(data)
+print(model.save(sys.argv[2], save_trainset=True))
+"""
+
+
+def venv(name: str, packages: list[str]) -> Path:
+    """A virtualenv under the cache with ``packages``; made once, reused after."""
+    root = CACHE / name
+    python = root / "bin" / "python"
+    done = root / ".installed"
+    if done.exists() and done.read_text() == " ".join(packages):
+        return python
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(root)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
+    done.write_text(" ".join(packages))
+    return python
+
+
+def train_cornac(pairs: list[tuple[str, str]], factors: int, folder: Path) -> tuple[Path, Path]:
+    """(the cornac virtualenv's python, the saved MF model file) trained on ``pairs``."""
+    python = venv("cornac-venv", [CORNAC, "flask"])
+    folder.mkdir(parents=True, exist_ok=True)
+    data = folder / "events.tsv"
+    data.write_text("".join(f"{u}\t{i}\n" for u, i in pairs), encoding="utf-8")
+    out = subprocess.run(
+        [str(python), "-c", TRAIN_CORNAC, str(data), str(folder / "models"), str(factors)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return python, Path(out.stdout.strip().splitlines()[-1])
+
+
+def wait_health(proc: subprocess.Popen[bytes], url: str, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: server exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url}: server did not start in time")
+        time.sleep(0.3)
+
+
+@contextmanager
+def process(cmd: list[str], env: dict[str, str], health: str) -> Iterator[None]:
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_health(proc, health)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def cornac_server(python: Path, model: Path, port: int, user: str) -> Iterator[str]:
+    env = {
+        **os.environ,
+        "FLASK_APP": "cornac.serving.app",
+        "MODEL_PATH": str(model),
+        "MODEL_CLASS": "cornac.models.MF",
+    }
+    base = f"http://127.0.0.1:{port}"
+    flask = python.parent / "flask"
+    with process([str(flask), "run", "--port", str(port)], env, f"{base}/recommend?uid={user}&k=1"):
+        yield base
+
+
+@contextmanager
+def bare_server(lists: Path, port: int, workers: int = 2) -> Iterator[str]:
+    env = {**os.environ, "BARE_LISTS": str(lists), "PYTHONPATH": str(HERE)}
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "uvicorn", "_bare_app:app", "--port", str(port), "--workers", str(workers)]
+    with process([*cmd, "--log-level", "warning", "--no-access-log"], env, f"{base}/health"):
+        yield base
+
+
+@contextmanager
+def granian_mediarec(home: Path, port: int, workers: int = 2) -> Iterator[str]:
+    """mediarec's app under granian (ASGI), ``workers`` processes."""
+    python = venv("granian-venv", [GRANIAN])
+    import mediarec
+
+    site = sysconfig.get_paths()["purelib"]  # this virtualenv's packages: mediarec's dependencies
+    source = str(Path(mediarec.__file__).resolve().parents[1])  # an editable install's .pth is not read
+    env = {
+        **os.environ,
+        "MEDIAREC_BENCH_HOME": str(home),
+        "PYTHONPATH": os.pathsep.join([str(HERE), source, site]),
+    }
+    base = f"http://127.0.0.1:{port}"
+    cmd = [str(python.parent / "granian"), "--interface", "asgi", "--workers", str(workers)]
+    cmd += ["--port", str(port), "--log-level", "warning", "--no-access-log", "_granian_app:app"]
+    with process(cmd, env, f"{base}/health"):
+        yield base

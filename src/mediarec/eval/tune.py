@@ -1,0 +1,454 @@
+"""``mediarec tune``: find the best model configuration for this data, on validation carved from
+training events only, and save it as the default that ``train`` and ``serve`` use.
+
+Why: defaults chosen on one catalogue (ML-1M) leave much on the table on another (on a music
+catalogue item-kNN beat EASE, the hybrid's default core). Operators will not hand-tune.
+
+* The test fold is never read. With a split (a dataset's given folds, or the same seeded random /
+  temporal split ``mediarec evaluate`` makes), its test side is dropped first and only the training
+  events go on; without one (the store's own data) every event is training.
+* Warm validation: per user, a seeded random share of their training items (``temporal`` instead
+  when the outer split is temporal, so validation asks the question the test will). Cold
+  validation: a seeded share of training items held out entirely, ranked among themselves.
+* Search: successive halving (Jamieson & Talwalkar 2016) over configurations drawn, seeded, from
+  :func:`search_space`: every configuration is scored on a small sample of validation users, the
+  best 1/eta go on to a sample eta times larger, up to all of them. Fitted CF cores are cached by
+  their options and reused by every hybrid trial that shares them (only the content knobs change),
+  and trials run grouped by core so that a small cache suffices.
+* A hybrid winner must not place cold items worse than the default hybrid (cold validation), so
+  tuning for warm accuracy cannot silently cost new items their reach.
+* Deterministic for a seed as long as the budget is not hit; when it is, the trials not run are
+  listed and the result says so (a faster machine may then choose differently).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from mediarec.datasets.base import Dataset
+from mediarec.eval.metrics import ndcg_at_k, recall_at_k
+from mediarec.eval.splits import make_split
+from mediarec.interactions import Interactions
+from mediarec.recommenders import create
+from mediarec.recommenders.hybrid import HybridParams, HybridRecommender
+from mediarec.recommenders.tuned import TUNED_FILE, TunedConfig, load_tuned, save_tuned
+
+REPORT_DIR = "tune"  # in the home: tune.md, tune.json, tune.svg
+__all__ = [
+    "TUNED_FILE",
+    "Trial",
+    "TuneOptions",
+    "TuneResult",
+    "TunedConfig",
+    "load_tuned",
+    "save_tuned",
+    "search_space",
+    "tune",
+]
+Progress = Callable[[int, int, str], None]  # (trials done, trials planned, what now)
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    budget_seconds: float = 600.0
+    seed: int = 42
+    k: int = 20
+    # Configurations drawn for the first rung (the default comes on top). A fixed count, not one
+    # sized from the clock, so that the same seed gives the same search on any machine.
+    trials: int = 81
+    eta: int = 3  # successive halving: keep 1/eta of a rung, give it eta times more users
+    rungs: int = 4
+    min_users: int = 200  # validation users of the first rung at least: fewer make recall noise
+    validation_fraction: float = 0.2  # per user, share of training items held out for validation
+    cold_fraction: float = 0.2  # share of training items held out for the cold check; 0 skips it
+    cold_tolerance: float = 0.0  # share by which a winner's cold recall may trail the default's
+    core_cache_size: int = 2  # fitted cores kept at once (a dense core is items² floats)
+
+
+@dataclass
+class Trial:
+    number: int
+    model: str  # registry name
+    params: dict[str, Any]
+    rung: int
+    users: int  # validation users scored
+    recall: float
+    ndcg: float
+    seconds: float
+    cold_recall: float | None = None
+    note: str = ""
+
+
+@dataclass
+class TuneResult:
+    dataset: str
+    outer_split: str  # the split whose test side was dropped ("" = all events are training)
+    validation: str  # how validation was carved, in words
+    k: int
+    seed: int
+    budget_seconds: float
+    seconds: float
+    model: str  # the winner
+    params: dict[str, Any]
+    recall: float  # the winner's validation Recall@k on all validation users
+    default_recall: float  # the default hybrid's (or best default baseline's), same users
+    default_model: str
+    cold_recall: float | None = None
+    default_cold_recall: float | None = None
+    budget_hit: bool = False
+    trials: list[Trial] = field(default_factory=list)
+    features: str = ""
+    note: str = ""  # why the winner is what it is, when that is not simply the best validation score
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def search_space(with_features: bool) -> list[tuple[str, dict[str, Any]]]:
+    """Every configuration the tuner may draw: hybrids on each CF core with the content knobs
+    when items have features (the hybrid is the only kind that ranks cold items), else the plain
+    CF models with their main knobs."""
+    cores: list[dict[str, Any]] = (
+        [{"core": "ease", "l2": v} for v in (30.0, 100.0, 300.0, 1000.0, 3000.0)]
+        + [{"core": "itemknn", "knn_neighbours": v} for v in (20, 50, 100, 200)]
+        + [{"core": "itemknn-bm25", "knn_neighbours": v} for v in (50, 100, 200, 400)]
+        + [{"core": "als", "factors": f, "regularization": r} for f in (64, 128) for r in (0.05, 1.0)]
+    )
+    if not with_features:
+        plain: list[tuple[str, dict[str, Any]]] = []
+        for c in cores:
+            opts = {k: v for k, v in c.items() if k != "core"}
+            if c["core"] == "ease":
+                plain.append(("ease", opts))
+            elif c["core"] == "als":
+                plain.append(("als", opts))
+            else:
+                plain.append((c["core"], {"neighbours": opts["knn_neighbours"]}))
+        return plain
+    # Small two-core ensembles: the second core's weight is searched like any knob (its scores are
+    # scaled to the first core's spread, see HybridParams.core2).
+    pairs: list[dict[str, Any]] = [
+        {"core": "ease", "l2": l2, "core2": c2, **knob}
+        for l2 in (100.0, 300.0, 1000.0)
+        for c2, knob in (
+            ("itemknn", {"knn_neighbours": 50}),
+            ("itemknn", {"knn_neighbours": 200}),
+            ("itemknn-bm25", {"knn_neighbours": 100}),
+            ("itemknn-bm25", {"knn_neighbours": 400}),
+            ("als", {}),
+        )
+    ] + [{"core": "itemknn-bm25", "knn_neighbours": k, "core2": "als"} for k in (100, 200)]
+    ensembles = [{**c, "core2_weight": w} for c in pairs for w in (0.25, 0.5, 1.0)]
+    # Content weights span decades: the CF scores of the cores live on different scales
+    # (EASE ~1, summed cosines ~10, BM25 ~100s), so one grid has to cover them all.
+    content = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)
+    shrinkage = (0.0, 2.0, 10.0)
+    return [
+        ("hybrid", {**c, "content_weight": w, "shrinkage": s})
+        for c in cores + ensembles
+        for w in content
+        for s in shrinkage
+    ]
+
+
+def tune(
+    dataset: Dataset,
+    item_features: np.ndarray | None,
+    outer_split: str = "",
+    options: TuneOptions | None = None,
+    progress: Progress | None = None,
+    base_params: dict[str, dict[str, Any]] | None = None,
+    features_source: str = "",
+) -> TuneResult:
+    """Search configurations on validation carved from ``dataset``'s training events.
+
+    ``outer_split``: the split ``evaluate`` will test on (its test side is dropped here, unread
+    beyond the split itself); "" when every event is training data. ``base_params`` (per registry
+    name, e.g. seed and threads from the settings) go under every configuration's own options.
+    """
+    opts = options or TuneOptions()
+    say = progress or (lambda _d, _t, _m: None)
+    started = time.perf_counter()
+    train_side = _training_side(dataset, outer_split, opts.seed)
+    warm_split = "temporal" if outer_split == "temporal" else "random"
+    if len(train_side.events) == 0:
+        raise ValueError(f"{dataset.name} has no training events to tune on; import some first")
+    warm = _Validation.carve(train_side, warm_split, opts.seed, opts.validation_fraction, item_features)
+    if not len(warm.users):
+        raise ValueError(
+            f"{dataset.name}: no user has enough events to hold some out for validation (two items at least)"
+        )
+    described = f"{warm.description} of the training events" + (
+        f" (test side of the {outer_split} split dropped unread)" if outer_split else ""
+    )
+    with_features = item_features is not None
+    base = base_params or {}
+
+    rng = np.random.default_rng(opts.seed)
+    space = search_space(with_features)
+    drawn = [space[i] for i in rng.choice(len(space), size=min(opts.trials, len(space)), replace=False)]
+    default: tuple[str, dict[str, Any]] = ("hybrid", {}) if with_features else ("itemknn-bm25", {})
+    configs = [default, *[c for c in drawn if c != default]]
+    warm.cache_size = opts.core_cache_size
+    sizes = _rung_sizes(len(warm.users), opts)
+    planned = _planned_trials(len(configs), opts)
+    trials: list[Trial] = []
+    budget_hit = False
+    alive = list(range(len(configs)))
+    user_order = np.random.default_rng(opts.seed + 1).permutation(warm.users)
+
+    def run(v: _Validation, config: tuple[str, dict[str, Any]], users: np.ndarray, number: int) -> Trial:
+        name, own = config
+        trial = v.score(number, name, {**base.get(name, {}), **own}, users, opts.k)
+        trial.params = dict(own)  # the report and the saved config hold the searched options only
+        return trial
+
+    by_rung: list[dict[int, Trial]] = []
+    for rung, n_users in enumerate(sizes):
+        users = np.sort(user_order[:n_users])
+        scored: dict[int, Trial] = {}
+        # Rung r may run until 1 - 2^-(r+1) of the budget (half, three quarters, ...): a first rung
+        # that overruns still leaves time to confirm its best on more users and for the cold check.
+        deadline = opts.budget_seconds * (1 - 0.5 ** (rung + 1))
+        # Grouped by core so that the bounded core cache is hit by consecutive trials.
+        for idx in sorted(alive, key=lambda i: (_core_sort_key(configs[i]), i)):
+            # The first trial (the default) always runs: a result needs one score.
+            if trials and time.perf_counter() - started > deadline:
+                budget_hit = True
+                break
+            name, params = configs[idx]
+            say(len(trials), planned, f"rung {rung + 1}/{len(sizes)}: {name} {_short(params)}")
+            trial = run(warm, configs[idx], users, len(trials))
+            trial.rung = rung
+            trials.append(trial)
+            scored[idx] = trial
+        if not scored:
+            break
+        by_rung.append(scored)
+        if budget_hit:
+            break
+        keep = max(1, len(alive) // opts.eta)
+        alive = sorted(scored, key=lambda i: (-scored[i].recall, i))[:keep]
+    # The best configurations of the highest rung every survivor completed.
+    last = by_rung[-1]
+    ranked = sorted(last, key=lambda i: (-last[i].recall, i))
+    finalists = [last[i] for i in ranked]
+    n_final = finalists[0].users
+    default_trial = last.get(0)
+    if default_trial is None:
+        # The default was dropped early; score it on the finalists' users for a fair comparison.
+        default_trial = run(warm, default, np.sort(user_order[:n_final]), -1)
+    winner = finalists[0]
+    cold_default: float | None = None
+    if with_features and opts.cold_fraction > 0:
+        say(len(trials), planned, "cold check")
+        cold = _Validation.carve(train_side, "cold-items", opts.seed, opts.cold_fraction, item_features)
+        cold.cache_size = opts.core_cache_size
+        cold_default = run(cold, default, cold.users, -1).recall
+        default_trial.cold_recall = cold_default
+        chosen = None
+        for i in ranked[: opts.eta]:
+            t = last[i]
+            if chosen is not None or (
+                time.perf_counter() - started > opts.budget_seconds and t is not finalists[0]
+            ):
+                break
+            if i == 0:
+                t.cold_recall = cold_default
+            else:
+                t.params, t.cold_recall = _tune_cold(cold, t, base.get(t.model, {}), opts, started, run)
+            if t.cold_recall >= cold_default * (1 - opts.cold_tolerance):
+                chosen = t
+        if chosen is None:
+            chosen = default_trial
+            chosen.note = "no finalist kept the default hybrid's cold recall; the default stays"
+        winner = chosen
+    say(len(trials), planned, "done")
+    return TuneResult(
+        dataset=dataset.name,
+        outer_split=outer_split,
+        validation=described,
+        k=opts.k,
+        seed=opts.seed,
+        budget_seconds=opts.budget_seconds,
+        seconds=time.perf_counter() - started,
+        model=winner.model,
+        params=dict(winner.params),
+        recall=winner.recall,
+        default_recall=default_trial.recall,
+        default_model=default[0],
+        cold_recall=winner.cold_recall,
+        default_cold_recall=cold_default,
+        budget_hit=budget_hit,
+        trials=trials,
+        features=features_source,
+        note=winner.note,
+    )
+
+
+# Cold knobs, searched coordinate-wise on the cold validation split for a finalist whose
+# shrinkage is 0: then every item with training users keeps its own CF representation and content
+# weight, so these knobs move only items without events and cannot change its warm score.
+COLD_GRID: list[tuple[str, tuple[Any, ...]]] = [
+    ("neighbours", (50, 100, 200, 400)),
+    ("temperature", (0.05, 0.1, 0.2)),
+    ("cold_content_weight", (0.0, 0.1, 0.3, 1.0)),
+]
+
+
+def _tune_cold(
+    cold: _Validation,
+    trial: Trial,
+    base: dict[str, Any],
+    opts: TuneOptions,
+    started: float,
+    run: Callable[[_Validation, tuple[str, dict[str, Any]], np.ndarray, int], Trial],
+) -> tuple[dict[str, Any], float]:
+    """(the finalist's options with the best cold knobs, its cold validation recall)."""
+    params = dict(trial.params)
+    best = run(cold, (trial.model, params), cold.users, -1).recall
+    if trial.model != "hybrid" or params.get("shrinkage", 0.0) != 0.0:
+        return params, best
+    for key, values in COLD_GRID:
+        for value in values:
+            if time.perf_counter() - started > opts.budget_seconds:
+                return params, best
+            current = {**HybridParams().__dict__, **base, **params}.get(key)
+            if value == current:
+                continue
+            candidate = {**params, key: value}
+            score = run(cold, (trial.model, candidate), cold.users, -1).recall
+            if score > best:
+                params, best = candidate, score
+    return params, best
+
+
+# -- validation -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Validation:
+    """One carved validation split: its training matrix, held-out positives, and a core cache."""
+
+    train: Interactions
+    heldout: sp.csr_matrix
+    users: np.ndarray
+    candidates: np.ndarray | None
+    features: np.ndarray | None
+    description: str
+    cache: OrderedDict[tuple[object, ...], object] = field(default_factory=OrderedDict)
+    cache_size: int = 2
+
+    @classmethod
+    def carve(
+        cls, ds: Dataset, split: str, seed: int, fraction: float, features: np.ndarray | None
+    ) -> _Validation:
+        s = make_split(ds, split, seed=seed, test_fraction=fraction)
+        train = ds.interactions(events=s.train)
+        warm_test = s.test.subset(np.isin(s.test.users, train.user_ids))
+        held = ds.interactions(events=warm_test, user_ids=train.user_ids).binary()
+        held = (held - held.multiply(train.binary())).tocsr()
+        held.eliminate_zeros()
+        candidates = None
+        if s.candidates is not None:
+            index = train.item_index()
+            candidates = np.sort(np.array([index[str(i)] for i in s.candidates], dtype=np.int64))
+        users = np.flatnonzero(np.diff(held.indptr) > 0)
+        return cls(train, held, users, candidates, features, s.description)
+
+    def score(self, number: int, name: str, params: dict[str, Any], users: np.ndarray, k: int) -> Trial:
+        started = time.perf_counter()
+        model = create(name, **params)
+        if isinstance(model, HybridRecommender):
+            model.core_cache = _BoundedCache(self.cache, self.cache_size)
+        model.fit(self.train, item_features=self.features)
+        top = np.full((len(users), k), -1, dtype=np.int64)
+        for start in range(0, len(users), 1024):
+            ids, _ = model.recommend(users[start : start + 1024], n=k, candidates=self.candidates)
+            top[start : start + len(ids), : ids.shape[1]] = ids
+        held = self.heldout[users]
+        return Trial(
+            number=number,
+            model=name,
+            params=params,
+            rung=0,
+            users=len(users),
+            recall=recall_at_k(top, held),
+            ndcg=ndcg_at_k(top, held),
+            seconds=time.perf_counter() - started,
+        )
+
+
+class _BoundedCache(dict[tuple[object, ...], object]):
+    """The hybrid's core cache seen through a least-recently-used bound (dense cores are big)."""
+
+    def __init__(self, store: OrderedDict[tuple[object, ...], object], size: int) -> None:
+        super().__init__()
+        self._store, self._size = store, size
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._store
+
+    def __getitem__(self, key: tuple[object, ...]) -> object:
+        self._store.move_to_end(key)
+        return self._store[key]
+
+    def __setitem__(self, key: tuple[object, ...], value: object) -> None:
+        self._store[key] = value
+        # Per core: the core, its borrowed rows; plus a kernel. The bound is on entries.
+        while len(self._store) > self._size * 3:
+            self._store.popitem(last=False)
+
+
+def _training_side(dataset: Dataset, outer_split: str, seed: int) -> Dataset:
+    """The dataset restricted to the training events of ``outer_split`` (all events for "").
+    Folds are cleared, so inner splits treat it as unsplit data."""
+    events = dataset.events
+    if outer_split:
+        events = make_split(dataset, outer_split, seed=seed).train
+    events = dataclasses.replace(events, folds=np.full(len(events), "", dtype=str))
+    name = f"{dataset.name} [training side of {outer_split}]" if outer_split else dataset.name
+    return Dataset(name=name, items=dataset.items, events=events)
+
+
+def _rung_sizes(n_users: int, opts: TuneOptions) -> list[int]:
+    """Validation users scored at each rung: all of them at the last, 1/eta as many before."""
+    sizes = [n_users]
+    for _ in range(opts.rungs - 1):
+        sizes.insert(0, max(min(n_users, opts.min_users), sizes[0] // opts.eta))
+    return sizes
+
+
+def _planned_trials(n: int, opts: TuneOptions) -> int:
+    total, alive = 0, n
+    for rung in range(opts.rungs):
+        total += alive
+        alive = max(1, alive // opts.eta) if rung < opts.rungs - 1 else alive
+    return total
+
+
+# Cheap cores first, so that a budget that runs out in the first rung drops the costly ones
+# (an EASE fit inverts an items × items matrix; a kNN fit is a sparse product).
+_CORE_COST = {"itemknn": 0, "itemknn-bm25": 0, "als": 1, "ease": 2}
+
+
+def _core_sort_key(config: tuple[str, dict[str, Any]]) -> tuple[int, str, str]:
+    name, params = config
+    return (
+        _CORE_COST.get(str(params.get("core", name)), 1),
+        name,
+        json.dumps({k: params[k] for k in sorted(params) if k not in ("content_weight", "shrinkage")}),
+    )
+
+
+def _short(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items()) or "(defaults)"

@@ -1,0 +1,179 @@
+"""``mediarec tune``: validation from training events only, deterministic, saved for train/serve."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mediarec.datasets.base import Dataset
+from mediarec.engine import MediaRec
+from mediarec.eval.tune import TuneOptions, TuneResult, search_space, tune
+from mediarec.eval.tune_report import write_tune_report
+from mediarec.recommenders.tuned import TUNED_FILE, load_tuned, save_tuned
+from tests.cli_helpers import invoke, small_home
+from tests.eval.synthetic import communities
+
+# One ALS thread: on a busy 2-core machine implicit's thread pool costs more than the tiny fits.
+BASE = {"hybrid": {"threads": 1}, "als": {"threads": 1}}
+FAST = TuneOptions(budget_seconds=120, trials=6, rungs=2, min_users=30, cold_fraction=0.2)
+
+
+def _with_given_folds(ds: Dataset, seed: int = 3) -> Dataset:
+    """The same events with a given split: per event, a seeded 20% marked test."""
+    folds = np.where(np.random.default_rng(seed).random(len(ds.events)) < 0.2, "test", "train")
+    return dataclasses.replace(ds, events=dataclasses.replace(ds.events, folds=folds.astype(str)))
+
+
+def _features(ds: Dataset, seed: int = 5) -> np.ndarray:
+    """Item vectors that know the communities (item c*50+i belongs to community c), with noise."""
+    rng = np.random.default_rng(seed)
+    n = len(ds.item_ids)
+    index = {str(i): k for k, i in enumerate(ds.item_ids)}
+    out = 0.5 * rng.standard_normal((n, 8)).astype(np.float32)
+    for item, k in index.items():
+        out[k, int(item.removeprefix("item")) // 50] += 1.0
+    return out
+
+
+def _picks(result: TuneResult) -> list[tuple[str, str, float, float | None]]:
+    return [(t.model, json.dumps(t.params, sort_keys=True), t.recall, t.cold_recall) for t in result.trials]
+
+
+def test_poisoning_the_test_fold_changes_nothing_the_tuner_sees() -> None:
+    ds = _with_given_folds(communities(users_per=20, per_user=12))
+    features = _features(ds)
+    clean = tune(ds, features, outer_split="given", options=FAST, base_params=BASE)
+    # Garbage test fold: every test event moved to a different item and a stranger user.
+    ev = ds.events
+    test = ev.folds == "test"
+    items = ev.items.copy()
+    items[test] = np.random.default_rng(0).choice(ds.item_ids, size=int(test.sum()))
+    users = ev.users.copy()
+    users[test] = "poisoned-user"
+    poisoned = dataclasses.replace(ds, events=dataclasses.replace(ev, items=items, users=users))
+    dirty = tune(poisoned, features, outer_split="given", options=FAST, base_params=BASE)
+    assert (dirty.model, dirty.params) == (clean.model, clean.params)
+    assert _picks(dirty) == _picks(clean)
+    # The same data split randomly instead does put those events into what the tuner reads:
+    # the check above is not vacuous.
+    warm_only = dataclasses.replace(FAST, cold_fraction=0.0)
+    assert _picks(
+        tune(poisoned, features, outer_split="random", options=warm_only, base_params=BASE)
+    ) != _picks(tune(ds, features, outer_split="random", options=warm_only, base_params=BASE))
+
+
+def test_same_seed_same_choice_and_another_seed_another_search() -> None:
+    ds = communities(users_per=20, per_user=12)
+    features = _features(ds)
+    first = tune(ds, features, outer_split="random", options=FAST, base_params=BASE)
+    again = tune(ds, features, outer_split="random", options=FAST, base_params=BASE)
+    assert (first.model, first.params) == (again.model, again.params)
+    assert _picks(first) == _picks(again)
+    other = tune(
+        ds, features, outer_split="random", options=dataclasses.replace(FAST, seed=7), base_params=BASE
+    )
+    assert _picks(other) != _picks(first)
+    # Successive halving: fewer trials at each rung, on more users.
+    rungs = [t.rung for t in first.trials]
+    assert rungs.count(0) > rungs.count(1) >= 1
+    assert max(t.users for t in first.trials if t.rung == 0) < min(
+        t.users for t in first.trials if t.rung == 1
+    )
+
+
+def test_cold_recall_of_the_winner_is_not_below_the_default() -> None:
+    ds = communities(users_per=20, per_user=12)
+    result = tune(ds, _features(ds), outer_split="random", options=FAST, base_params=BASE)
+    assert result.model == "hybrid"
+    assert result.cold_recall is not None and result.default_cold_recall is not None
+    assert result.cold_recall >= result.default_cold_recall
+
+
+def test_without_features_the_plain_cf_models_are_searched() -> None:
+    ds = communities(users_per=20, per_user=12)
+    result = tune(
+        ds, None, outer_split="random", options=dataclasses.replace(FAST, trials=4), base_params=BASE
+    )
+    assert result.model in {"ease", "als", "itemknn", "itemknn-bm25"}
+    assert result.cold_recall is None
+    assert {name for name, _ in search_space(False)} == {"ease", "als", "itemknn", "itemknn-bm25"}
+
+
+def test_a_budget_that_runs_out_is_reported(tmp_path: Path) -> None:
+    ds = communities(users_per=20, per_user=12)
+    result = tune(
+        ds,
+        None,
+        outer_split="random",
+        options=dataclasses.replace(FAST, budget_seconds=1e-9),
+        base_params=BASE,
+    )
+    assert result.budget_hit and len(result.trials) == 1  # the first trial always runs
+    md, js, svg = write_tune_report(result, tmp_path / "tune")
+    assert "budget hit" in md.read_text()
+    assert json.loads(js.read_text())["budget_hit"] is True
+    assert svg.read_text().startswith("<svg")
+
+
+def test_saved_configuration_is_what_train_uses(tmp_path: Path) -> None:
+    home = small_home(tmp_path / "home")
+    save_tuned("ease", {"l2": 7.0}, "store", home)
+    engine = MediaRec(home)
+    assert engine.settings.default_model == "ease"  # the tuned winner replaces the shipped default
+    _, fitted = engine.train()
+    assert fitted.name == "ease" and fitted.params.l2 == 7.0  # type: ignore[attr-defined]
+    # An operator's own default_model is kept; the tuned options still apply to the tuned model.
+    (home / "mediarec.toml").write_text('default_model = "itemknn"\n')
+    assert MediaRec(home).settings.default_model == "itemknn"
+
+
+def test_a_broken_tuned_file_is_refused_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / TUNED_FILE).write_text(json.dumps({"model": "ease", "params": {"nope": 1}}))
+    with pytest.raises(ValueError, match="nope"):
+        load_tuned(tmp_path)
+    with pytest.raises(ValueError, match="unknown model"):
+        save_tuned("lightgcn", {}, "x", tmp_path)
+
+
+def test_cli_tune_then_evaluate_the_tuned_row(tmp_path: Path) -> None:
+    home = small_home(tmp_path / "home")
+    result = invoke(home, "tune", "--budget", "2m", "--trials", "4")
+    assert result.exit_code == 0, result.output
+    assert "Chosen:" in result.stdout
+    assert (home / "tune" / "tune.md").is_file() and (home / "tune" / "tune.svg").is_file()
+    tuned = load_tuned(home)
+    assert tuned is not None
+    out = tmp_path / "report"
+    result = invoke(
+        home,
+        "evaluate",
+        "--split",
+        "random",
+        "--models",
+        f"popularity,{tuned.model},tuned",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    rows = {row["model"]: row for row in json.loads((out / "report.json").read_text())["rows"]}
+    assert "tuned" in rows
+    assert rows["tuned"]["params"] == {**rows[tuned.model]["params"], **tuned.params}
+
+
+@pytest.mark.parametrize("text", ["0", "ten", "5x", "-3m"])
+def test_bad_budget_is_refused(tmp_path: Path, text: str) -> None:
+    result = invoke(tmp_path / "home", "tune", "--budget", text)
+    assert result.exit_code == 2
+    assert "--budget" in result.output
+
+
+def test_an_empty_store_is_refused_with_the_reason(tmp_path: Path) -> None:
+    with MediaRec(tmp_path / "home") as engine:
+        engine.store.counts()  # the store file exists, with nothing in it
+    result = invoke(tmp_path / "home", "tune", "--budget", "1m")
+    assert result.exit_code == 1
+    assert "no training events to tune on" in result.output

@@ -1,0 +1,98 @@
+"""bench/_loadgen.py, the load generator behind bench_serve.py's figures: it holds an open-loop
+schedule against a real server (the bare Starlette app under uvicorn), and it counts a stalled
+server's queue from each request's scheduled time instead of waiting politely (coordinated omission)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def generate(base: str, paths: list[str], mode: str, level: float, seconds: float) -> dict[str, Any]:
+    spec = {"base": base, "mode": mode, "level": level, "seconds": seconds, "timeout": 2.0, "kind": "get"}
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "_loadgen.py")],
+        input=json.dumps({**spec, "paths": paths, "seed": 1}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return dict(json.loads(out.stdout))
+
+
+def test_holds_the_schedule_against_the_bare_app(tmp_path: Path) -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        import _peers
+        from _server import free_port
+    finally:
+        sys.path.remove(str(BENCH))
+    lists = tmp_path / "lists.json"
+    lists.write_text(
+        json.dumps({f"u{k}": {"items": [{"item_id": str(j)} for j in range(10)]} for k in range(5)})
+    )
+    paths = [f"/users/u{k}/recommendations" for k in range(5)]
+    with _peers.bare_server(lists, free_port(), workers=1) as base:
+        got = generate(base, paths, "open", 100, 1.0)
+        assert (got["requests"], got["errors"]) == (100, 0)
+        assert got["gen_rate"] > 90 and got["gen_lag_p50_ms"] < 20
+        closed = generate(base, paths, "closed", 2, 0.5)
+        assert closed["errors"] == 0 and closed["requests"] > 10
+        assert generate(base, ["/users/nobody/recommendations"], "closed", 1, 0.2)["errors"] > 0  # a 404
+
+
+class FakeStallingServer:
+    """A fake HTTP server (for this test only): chunked answers, and one 0.5 s stall of its whole loop."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.requests = 0
+        self.ready = threading.Event()
+        self.loop = asyncio.new_event_loop()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.readuntil(b"\r\n\r\n"):
+            self.requests += 1
+            if self.requests == 10:
+                time.sleep(0.5)  # blocks every connection, as a stuck server would
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+
+    def run(self) -> None:
+        server = self.loop.run_until_complete(asyncio.start_server(self.handle, "127.0.0.1", 0))
+        self.port = server.sockets[0].getsockname()[1]
+        self.ready.set()
+        self.loop.run_forever()
+
+
+@contextmanager
+def stalling() -> Iterator[FakeStallingServer]:
+    fake = FakeStallingServer()
+    thread = threading.Thread(target=fake.run, daemon=True)
+    thread.start()
+    fake.ready.wait(10)
+    try:
+        yield fake
+    finally:
+        fake.loop.call_soon_threadsafe(fake.loop.stop)
+        thread.join(10)
+
+
+def test_a_stall_shows_as_latency_from_the_scheduled_time() -> None:
+    with stalling() as fake:
+        got = generate(f"http://127.0.0.1:{fake.port}", ["/x"], "open", 100, 1.0)
+    # Every scheduled request was sent and answered: none waited for the stall before leaving.
+    assert (got["requests"], got["errors"]) == (100, 0)
+    assert got["gen_rate"] > 90
+    # The ~50 requests scheduled during the 0.5 s stall waited for it: their latency says so.
+    assert got["p99_ms"] > 300 and got["p50_ms"] < 300
