@@ -91,6 +91,15 @@ def test_feature_versions_accumulate(store: Store) -> None:
         store.add_feature("missing", "text", "v1")
 
 
+def test_features_of_a_batch_are_stored_together_or_not_at_all(store: Store) -> None:
+    store.add_features([("a", "text", "v1", {"k": 1}, np.ones(4)), ("b", "text", "v1", None, np.zeros(4))])
+    assert store.feature_versions("a", "text") == ["v1"] and store.feature_versions("b", "text") == ["v1"]
+    with pytest.raises(StoreError, match="missing"):
+        store.add_features([("a", "audio", "v1", {}, None), ("missing", "audio", "v1", {}, None)])
+    assert store.feature_versions("a", "audio") == [], "the batch failed as a whole"
+    store.add_features([])
+
+
 def test_list_items_filters_and_escapes(store: Store) -> None:
     store.upsert_items([ItemRecord("c", "100% pure_fun")])
     assert [i.external_id for i in store.list_items(kind="audio")] == ["b"]
