@@ -35,6 +35,13 @@ def parse_budget(text: str) -> float:
     "temporal | leave-last-out (default: given when the source ships one, else temporal). "
     "Without PATH (the store's own data) every event is training and no split is made.",
 )
+@click.option(
+    "--cold",
+    default=0.0,
+    type=click.FloatRange(0.0, 0.9),
+    help="The --cold share `evaluate` will test with: the items it holds out (same seed) are dropped "
+    "unread here too. Without it, the cold figures of a later `evaluate --cold` are not held out.",
+)
 @click.option("--budget", default="10m", show_default=True, help="Time for the search, e.g. 3m, 600s, 1h.")
 @click.option("--trials", default=81, show_default=True, help="Configurations drawn for the first rung.")
 @click.option("-k", default=20, show_default=True, help="Cut-off of the validation Recall.")
@@ -47,6 +54,7 @@ def tune(
     path: Path | None,
     fmt: str | None,
     split: str | None,
+    cold: float,
     budget: str,
     trials: int,
     k: int,
@@ -80,7 +88,13 @@ def tune(
         raise click.ClickException(str(exc)) from None
     outer = (split or ("given" if dataset.has_folds else "temporal")) if path else ""
 
-    options = TuneOptions(budget_seconds=seconds, seed=engine.settings.seed, k=k, trials=trials)
+    if cold and not path:
+        raise click.BadParameter(
+            "needs a dataset PATH (the store's own data has no test fold)", param_hint="--cold"
+        )
+    options = TuneOptions(
+        budget_seconds=seconds, seed=engine.settings.seed, k=k, trials=trials, outer_cold=cold
+    )
     with Bar("embedding item texts", unit=" texts") as embed, Bar("tune", total=1, unit=" trials") as bar:
 
         def progress(done: int, planned: int, message: str) -> None:

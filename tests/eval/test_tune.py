@@ -177,3 +177,27 @@ def test_an_empty_store_is_refused_with_the_reason(tmp_path: Path) -> None:
     result = invoke(tmp_path / "home", "tune", "--budget", "1m")
     assert result.exit_code == 1
     assert "no training events to tune on" in result.output
+
+
+def test_poisoning_the_cold_test_items_changes_nothing_with_outer_cold() -> None:
+    """`evaluate --cold` holds out its own items; `tune --cold` drops their events too, unread."""
+    from mediarec.eval.splits import make_split
+
+    ds = _with_given_folds(communities(users_per=20, per_user=12))
+    features = _features(ds)
+    opts = dataclasses.replace(FAST, outer_cold=0.2)
+    clean = tune(ds, features, outer_split="given", options=opts, base_params=BASE)
+    held_out = make_split(ds, "cold-items", seed=opts.seed, test_fraction=0.2).candidates
+    assert held_out is not None and len(held_out)
+    ev = ds.events
+    on_cold = np.isin(ev.items, held_out)
+    users = ev.users.copy()
+    users[on_cold] = np.random.default_rng(1).permutation(users[on_cold])  # garbage for those items
+    poisoned = dataclasses.replace(ds, events=dataclasses.replace(ev, users=users))
+    dirty = tune(poisoned, features, outer_split="given", options=opts, base_params=BASE)
+    assert _picks(dirty) == _picks(clean)
+    # Without outer_cold the same garbage is read: the check above can fail.
+    plain = dataclasses.replace(opts, outer_cold=0.0)
+    assert _picks(tune(poisoned, features, outer_split="given", options=plain, base_params=BASE)) != _picks(
+        tune(ds, features, outer_split="given", options=plain, base_params=BASE)
+    )

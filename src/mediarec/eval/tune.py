@@ -72,6 +72,9 @@ class TuneOptions:
     cold_fraction: float = 0.2  # share of training items held out for the cold check; 0 skips it
     cold_tolerance: float = 0.0  # share by which a winner's cold recall may trail the default's
     core_cache_size: int = 2  # fitted cores kept at once (a dense core is items² floats)
+    # `evaluate --cold` share that will be tested: the items its cold-item split holds out (same seed)
+    # lose every event here too, so neither test fold is read. 0: no cold evaluation planned.
+    outer_cold: float = 0.0
 
 
 @dataclass
@@ -178,7 +181,7 @@ def tune(
     opts = options or TuneOptions()
     say = progress or (lambda _d, _t, _m: None)
     started = time.perf_counter()
-    train_side = _training_side(dataset, outer_split, opts.seed)
+    train_side = _training_side(dataset, outer_split, opts.seed, opts.outer_cold)
     warm_split = "temporal" if outer_split == "temporal" else "random"
     if len(train_side.events) == 0:
         raise ValueError(f"{dataset.name} has no training events to tune on; import some first")
@@ -409,12 +412,17 @@ class _BoundedCache(dict[tuple[object, ...], object]):
             self._store.popitem(last=False)
 
 
-def _training_side(dataset: Dataset, outer_split: str, seed: int) -> Dataset:
-    """The dataset restricted to the training events of ``outer_split`` (all events for "").
-    Folds are cleared, so inner splits treat it as unsplit data."""
+def _training_side(dataset: Dataset, outer_split: str, seed: int, outer_cold: float = 0.0) -> Dataset:
+    """The dataset restricted to the training events of ``outer_split`` (all events for ""), less
+    every event of the items ``evaluate --cold outer_cold`` will hold out. Folds are cleared, so
+    inner splits treat it as unsplit data."""
     events = dataset.events
     if outer_split:
         events = make_split(dataset, outer_split, seed=seed).train
+    if outer_cold > 0:
+        held_out = make_split(dataset, "cold-items", seed=seed, test_fraction=outer_cold).candidates
+        assert held_out is not None  # a cold-item split always names its held-out items
+        events = events.subset(~np.isin(events.items, held_out))
     events = dataclasses.replace(events, folds=np.full(len(events), "", dtype=str))
     name = f"{dataset.name} [training side of {outer_split}]" if outer_split else dataset.name
     return Dataset(name=name, items=dataset.items, events=events)
