@@ -28,7 +28,8 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import free_port  # the sibling module, importable once the path is set
+from _peers import wait_health  # the sibling modules, importable once the path is set
+from _server import free_port
 from mediarec.store import Store
 
 MEDIAREC = str(Path(sys.executable).with_name("mediarec"))
@@ -122,18 +123,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     out: dict[str, Any] = {"store": args.store_url or "sqlite (home)", "uptime_before": uptime()}
     try:
-        deadline = time.monotonic() + 600
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"mediarec serve exited with {proc.returncode}")
-            try:
-                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("mediarec serve did not start")
-            time.sleep(0.3)
+        wait_health(proc, f"{base}/health", timeout=600)  # a big store's snapshot takes minutes
         started = time.perf_counter()
         httpx.get(f"{base}/users/{users[0]}/recommendations", timeout=600).raise_for_status()
         out["first_request_s"] = round(time.perf_counter() - started, 2)
