@@ -116,8 +116,15 @@ def cornac_server(python: Path, model: Path, port: int, user: str) -> Iterator[s
 def bare_server(lists: Path, port: int, workers: int = 2) -> Iterator[str]:
     env = {**os.environ, "BARE_LISTS": str(lists), "PYTHONPATH": str(HERE)}
     base = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "uvicorn", "_bare_app:app", "--port", str(port), "--workers", str(workers)]
-    with process([*cmd, "--log-level", "warning", "--no-access-log"], env, f"{base}/health"):
+    # Its workers listen as mediarec's do (serve/workers.py: a SO_REUSEPORT socket each), so both
+    # spread connections over their processes the same way.
+    code = (
+        "import sys; from mediarec.serve.workers import run; "
+        "run('_bare_app:app', '127.0.0.1', int(sys.argv[1]), int(sys.argv[2]), "
+        "log_level='warning', access_log=False)"
+    )
+    cmd = [sys.executable, "-c", code, str(port), str(workers)]
+    with process(cmd, env, f"{base}/health"):
         yield base
 
 

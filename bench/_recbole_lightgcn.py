@@ -6,12 +6,18 @@ The test fold never reaches RecBole: its "test" file is the validation file agai
 on three), and ``bench_peers.py`` ranks the real test fold itself under mediarec's protocol.
 
     python _recbole_lightgcn.py DATA_DIR OUT_DIR [--epochs 300] [--stopping-step 10] [--seed 42]
+        [--max-seconds 0]
+
+``--max-seconds`` caps training time on a shared machine: after the first validation past it,
+training stops and the best validated epoch so far is exported (``meta.json`` says which cap
+ended it: "early stopping", "time cap" or "epoch cap").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +31,7 @@ def main() -> None:
     ap.add_argument("--stopping-step", type=int, default=10)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--max-seconds", type=float, default=0.0, help="0: no time cap")
     args = ap.parse_args()
 
     import torch
@@ -68,7 +75,24 @@ def main() -> None:
     train_data, valid_data, _ = data_preparation(config, dataset)
     model = LightGCN(config, train_data.dataset).to(config["device"])
     trainer = Trainer(config, model)
-    best_score, best_result = trainer.fit(train_data, valid_data, saved=True, show_progress=False)
+    started, epochs = time.perf_counter(), [0]
+
+    class TimeUp(Exception):
+        pass
+
+    def after_validation(epoch_idx: int, _score: float) -> None:
+        epochs[0] = epoch_idx + 1
+        if args.max_seconds > 0 and time.perf_counter() - started > args.max_seconds:
+            raise TimeUp  # RecBole has no time limit; its best epoch is already checkpointed
+
+    stopped = "epoch cap"
+    try:
+        trainer.fit(train_data, valid_data, saved=True, show_progress=False, callback_fn=after_validation)
+        if epochs[0] < args.epochs:
+            stopped = "early stopping"
+    except TimeUp:
+        stopped = "time cap"
+    best_score, best_result = trainer.best_valid_score, trainer.best_valid_result
     # fit() keeps the best epoch's weights on disk; load them back before exporting.
     checkpoint = torch.load(trainer.saved_model_file, map_location="cpu", weights_only=False)
     model.load_state_dict(checkpoint["state_dict"])
@@ -83,7 +107,9 @@ def main() -> None:
         "item_tokens": [str(t) for t in dataset.field2id_token["item_id"]],
         "best_valid_ndcg20": float(best_score),
         "best_valid": {k: float(v) for k, v in dict(best_result).items()},
-        "epochs_run": int(trainer.cur_epoch if hasattr(trainer, "cur_epoch") else -1),
+        "epochs_run": epochs[0],
+        "stopped": stopped,
+        "train_seconds": time.perf_counter() - started,
     }
     (args.out_dir / "meta.json").write_text(json.dumps(meta))
 

@@ -45,9 +45,14 @@ def server(home: Path, workers: int = 1, timeout: float = 120.0) -> Iterator[tup
         "engine = MediaRec(sys.argv[1])\n"
         "app = create_app(engine)\n"
         "print('KEY', engine.settings.api_key or (engine.home / 'api_key').read_text().strip(), flush=True)\n"
-        "target = app if int(sys.argv[3]) == 1 else '_server:app_factory'\n"
-        "uvicorn.run(target, host='127.0.0.1', port=int(sys.argv[2]), log_level='warning',\n"
-        "            access_log=False, workers=int(sys.argv[3]), factory=int(sys.argv[3]) > 1)\n"
+        "opts = dict(log_level='warning', access_log=False)\n"
+        "if int(sys.argv[3]) == 1:\n"
+        "    uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[2]), **opts)\n"
+        "else:  # as `mediarec serve --workers N` runs them: a SO_REUSEPORT socket each\n"
+        "    engine.close()\n"
+        "    from mediarec.serve.workers import run\n"
+        "    port, workers = int(sys.argv[2]), int(sys.argv[3])\n"
+        "    run('_server:app_factory', '127.0.0.1', port, workers, factory=True, **opts)\n"
     )
     here = str(Path(__file__).resolve().parent)
     env = {

@@ -6,6 +6,8 @@ RecBole is no dependency of mediarec: this script makes a throw-away virtualenv 
 ``~/.cache/mediarec-bench/recbole-venv`` (``python -m venv`` + ``pip install recbole==1.2.1`` and a
 CPU torch) and runs ``bench/_recbole_lightgcn.py`` there. LightGCN sees only training events: its
 validation (early stopping) is a per-user random 10% of them, and the test fold stays here.
+``--peer-seconds`` caps its training time on a shared machine (the best validated epoch so far is
+scored, and the output says whether early stopping, the time cap or the epoch cap ended it).
 
     MEDIAREC_KIT_DIR=/work/main/.kit flock /tmp/mediarec-heavy.lock .venv/bin/python bench/bench_peers.py \\
         ../shared/data/ml-100k --split random --home /tmp/home-ml100k
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -67,8 +70,13 @@ def _write_atomic(path: Path, users: np.ndarray, items: np.ndarray) -> None:
 
 
 def lightgcn(
-    train_ds: Dataset, train: Interactions, test: sp.csr_matrix, seed: int, epochs: int
-) -> dict[str, float]:
+    train_ds: Dataset,
+    train: Interactions,
+    test: sp.csr_matrix,
+    seed: int,
+    epochs: int,
+    max_seconds: float = 0.0,
+) -> dict[str, Any]:
     """Train LightGCN on the training events (validation carved from them) and score ``test``."""
     python = ensure_venv()
     inner = random_split(train_ds, seed=seed, test_fraction=0.1)
@@ -92,6 +100,8 @@ def lightgcn(
                 str(seed),
                 "--epochs",
                 str(epochs),
+                "--max-seconds",
+                str(max_seconds),
             ],
             check=True,
             env=env,
@@ -102,7 +112,13 @@ def lightgcn(
         user_emb = np.load(out / "users.npy")
         item_emb = np.load(out / "items.npy")
     metrics = score_embeddings(user_emb, item_emb, meta["user_tokens"], meta["item_tokens"], train, test)
-    return {**metrics, "seconds": seconds, "valid_ndcg": meta["best_valid_ndcg20"]}
+    return {
+        **metrics,
+        "seconds": seconds,
+        "valid_ndcg": meta["best_valid_ndcg20"],
+        "epochs_run": meta.get("epochs_run", -1),
+        "stopped": meta.get("stopped", ""),
+    }
 
 
 def score_embeddings(
@@ -147,6 +163,9 @@ def main() -> None:
     ap.add_argument("--home", default=os.environ.get("MEDIAREC_HOME", "./mediarec-data"))
     ap.add_argument("--models", default="itemknn-bm25,ease,als,hybrid", help="mediarec rows beside LightGCN")
     ap.add_argument("--epochs", type=int, default=300)
+    ap.add_argument(
+        "--peer-seconds", type=float, default=0.0, help="cap LightGCN's training time (0: none)"
+    )
     ap.add_argument("--skip-peer", action="store_true", help="mediarec rows only")
     args = ap.parse_args()
     settings = load_settings(args.home)
@@ -181,8 +200,12 @@ def main() -> None:
         test.eliminate_zeros()
         train_events = split.train
         train_ds = Dataset(name=dataset.name, items=dataset.items, events=train_events)
-        peer = lightgcn(train_ds, train, test, settings.seed, args.epochs)
+        peer = lightgcn(train_ds, train, test, settings.seed, args.epochs, args.peer_seconds)
         rows.append(("LightGCN (RecBole 1.2.1)", peer["recall"], peer["ndcg"], peer["seconds"]))
+        print(
+            f"LightGCN: {peer['epochs_run']} epochs, ended by {peer['stopped']}; "
+            f"best validation NDCG@20 {peer['valid_ndcg']:.4f}"
+        )
     print(f"\n{dataset.name}, split {split_name} (seed {settings.seed}), {report.n_users_evaluated} users")
     print(f"| model | Recall@{K} | NDCG@{K} | fit s |\n|---|---:|---:|---:|")
     for name, recall, ndcg, secs in rows:

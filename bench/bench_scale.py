@@ -22,6 +22,8 @@ fractions, likes and skips; bench/scale_data.py), then measures on the store at 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import gc
 import json
 import os
 import resource
@@ -119,9 +121,18 @@ def store_size(home: Path, store_url: str) -> int | None:
 TRAIN = """
 import json, resource, sys, time
 from mediarec.engine import MediaRec
+from mediarec.rank import cf_index
 from mediarec.serve.dashboard_pages import PAGE_SIZE
 from mediarec.settings import load_settings
 rec = MediaRec(settings=load_settings(sys.argv[1], store_url=sys.argv[2] or None))
+index_s = []
+save_for = cf_index.save_for
+def timed(*args, **kw):
+    t = time.perf_counter()
+    out = save_for(*args, **kw)
+    index_s.append(time.perf_counter() - t)
+    return out
+cf_index.save_for = timed
 t = time.perf_counter()
 data = rec.interactions()
 load_s = time.perf_counter() - t
@@ -130,7 +141,7 @@ path, model = rec.train("als")
 total_s = time.perf_counter() - t
 print(json.dumps({"matrix_s": round(load_s, 2), "train_total_s": round(total_s, 2),
                   "fit_s": round(model.fit_seconds, 2), "users": model.n_users, "items": model.n_items,
-                  "nnz": int(model.seen.nnz),
+                  "nnz": int(model.seen.nnz), "cf_index_s": round(sum(index_s), 2),
                   "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
 """
 
@@ -142,7 +153,10 @@ def train(home: Path, store_url: str) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def in_process(home: Path, store_url: str, users: list[str], warm: int) -> dict[str, Any]:
+def in_process(
+    home: Path, store_url: str, users: list[str], warm: int, keep: list[MediaRec] | None = None
+) -> dict[str, Any]:
+    """``keep``: the engine is appended there, open, for a later stage, instead of closed."""
     rec = engine(home, store_url)
     started = time.perf_counter()
     rec.recommend(users[0], n=10)
@@ -155,13 +169,81 @@ def in_process(home: Path, store_url: str, users: list[str], warm: int) -> dict[
         rec.recommend(u, n=10)
         times.append(time.perf_counter() - t)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rec.close()
+    if keep is None:
+        rec.close()
+    else:
+        keep.append(rec)
     return {
         "first_request_s": round(first_s, 2),
         "requests": len(times),
         "p50_ms": round(pct(times, 50), 1),
         "p99_ms": round(pct(times, 99), 1),
         "bench_process_peak_rss_mb": round(rss),
+    }
+
+
+def cf_recall(
+    home: Path, store_url: str, users: list[str], wait_s: float = 600.0, rec: MediaRec | None = None
+) -> dict[str, Any]:
+    """The CF index against the exact product, per user: recall of the CF candidates (the
+    ``candidates`` best allowed items) and agreement of the whole ranked top 10, each user ranked
+    both ways back to back (so the shared figures are the same for both)."""
+    from mediarec.rank.candidates import cf_source
+    from mediarec.rank.cf_index import IndexedCF
+    from mediarec.rank.filters import allowed_mask
+    from mediarec.rank.history import load_history
+
+    rec = rec or engine(home, store_url)
+    opts = rec.rank_options
+    rec.rank(users[0], n=10)  # loads the catalogue, the model and its view
+    ranker = rec._ranker
+    (key, view), *_ = [(k, v) for k, v in ranker._views.items() if k[0].parent.name == "als"]
+    deadline = time.monotonic() + wait_s
+    while view.factor_index is not None and view.factor_index.get() is None and time.monotonic() < deadline:
+        time.sleep(1)
+    if view.factor_index is None or view.factor_index.get() is None:
+        rec.close()
+        return {"error": "no CF index for this model"}
+    exact_view = dataclasses.replace(view, factor_index=None)
+    catalog = ranker.catalogs.get(rec.store)
+    recalls: list[float] = []
+    overlaps: list[float] = []
+    index_ms: list[float] = []
+    exact_ms: list[float] = []
+    same_lists = 0
+    for user in users:
+        history = load_history(rec.store, user, catalog, rec.weights)
+        cf, _ = ranker._cf_scores(view, user, history, len(catalog))
+        if isinstance(cf, IndexedCF):
+            cut = opts.watched_fraction
+            allowed = allowed_mask(catalog, history, exclude_seen=True, watched_fraction=cut)
+            got = cf.source(allowed, opts.candidates, len(history.seen))
+            want = cf_source(cf.full(len(catalog)), allowed, opts.candidates)
+            if got is not None and len(want.positions):
+                common = set(got.positions.tolist()) & set(want.positions.tolist())
+                recalls.append(len(common) / len(want.positions))
+        lists = []
+        for v, spent in ((view, index_ms), (exact_view, exact_ms)):
+            ranker._views[key] = v
+            rec.results.clear()
+            t = time.perf_counter()
+            lists.append([r.item_id for r in rec.recommend(user, n=10)])
+            spent.append(time.perf_counter() - t)
+        ranker._views[key] = view
+        same_lists += lists[0] == lists[1]
+        overlaps.append(len(set(lists[0]) & set(lists[1])) / max(len(lists[1]), 1))
+    rec.close()
+    return {
+        "users": len(users),
+        "candidates": opts.candidates,
+        "cf_candidate_recall_mean": round(float(np.mean(recalls)), 4),
+        "cf_candidate_recall_p5": round(float(np.percentile(recalls, 5)), 4),
+        "top10_identical_lists": same_lists,
+        "top10_overlap_mean": round(float(np.mean(overlaps)), 4),
+        "index_p50_ms": round(pct(index_ms, 50), 1),
+        "exact_p50_ms": round(pct(exact_ms, 50), 1),
+        "index_p99_ms": round(pct(index_ms, 99), 1),
+        "exact_p99_ms": round(pct(exact_ms, 99), 1),
     }
 
 
@@ -278,6 +360,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--requests", type=int, default=300, help="timed recommend requests per mode")
     parser.add_argument("--warm", type=int, default=20, help="untimed requests after the first")
     parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--recall-users", type=int, default=200, help="users of the cf-recall stage")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep a temporary home")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -286,7 +369,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default="import,train,recommend,http,delete",
         help="comma-separated subset, to run a big size in parts on a kept --home / --store-url "
         "(the generator is seeded, so every part sees the same data); add no-vectors to import "
-        "items and events only",
+        "items and events only; cf-recall compares the CF index with the exact product",
     )
     parser.add_argument(
         "--writers",
@@ -324,8 +407,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         active = np.unique(ev["user"])
         picked = rng.choice(active, min(len(active), args.requests + args.warm + 1), replace=False)
         users = [scale_data.user_id(int(u)) for u in picked]
+        kept: list[MediaRec] = []
         if "recommend" in stages:
-            step(out, "recommend_in_process", in_process(home, args.store_url, users, args.warm))
+            keep = kept if "cf-recall" in stages else None
+            step(out, "recommend_in_process", in_process(home, args.store_url, users, args.warm, keep))
+        if "cf-recall" in stages:
+            found = cf_recall(home, args.store_url, users[: args.recall_users], rec=kept[0] if kept else None)
+            step(out, "cf_recall", found)
+            # Dropped, not only closed: its snapshot (~11 GB at 1M items) beside the HTTP stage's
+            # server ran this machine out of memory.
+            kept.clear()
+            gc.collect()
         if "http" in stages and not args.skip_http:
             pages = max(1, -(-args.items // PAGE_SIZE))
             step(

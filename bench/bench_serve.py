@@ -17,6 +17,10 @@ that home, since the miss path writes events. Then, on loopback, in one run:
 - ``bare``: a bare Starlette app (uvicorn, 2 workers) returning precomputed answers of the same
   size: the limit of Python HTTP here.
 
+Both mediarec and the bare app run their workers as ``mediarec serve --workers N`` does
+(serve/workers.py: a SO_REUSEPORT socket per worker, so the kernel spreads the clients' connections
+over the processes; with uvicorn's one shared socket a burst of connections went to one worker).
+
 Closed loop (1/10/50 clients, each on a keep-alive connection) and open loop (50/100/200/400 req/s;
 latency counted from each request's scheduled time; over 2 s or not 200 is an error), ``--seconds``
 per level (20 by default), the systems interleaved within each level, load average printed. The load

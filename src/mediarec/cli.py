@@ -555,12 +555,15 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
         return
     import os
 
-    from mediarec.serve.workers import worker_env
+    from mediarec.serve.workers import run, worker_env
 
     # The app above made the API key file, so the workers share it; each builds its own engine.
     os.environ.update(worker_env(str(s.home_path), ctx.obj.get("store_url"), listen))
-    target = "mediarec.serve.workers:app"
-    uvicorn.run(target, factory=True, workers=workers, host=listen, port=port or s.port, log_level="info")
+    engine.close()  # each worker opens its own; this process only supervises them
+    try:  # one SO_REUSEPORT socket per worker, so connections spread over them (serve/workers.py)
+        run("mediarec.serve.workers:app", listen, port or s.port, workers, factory=True, log_level="info")
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {shown}:{port or s.port}: {exc}") from None
 
 
 @main.group(epilog="Example: mediarec models install")

@@ -19,10 +19,12 @@ import numpy as np
 from mediarec import recommenders
 from mediarec.datasets import Dataset, EventTable, ImportReport, import_path
 from mediarec.interactions import Interactions, InteractionWeights, from_events
-from mediarec.rank import ModelRef, Ranker, RankOptions, RankResult, Reason, Recommendation
+from mediarec.rank import ModelRef, Ranker, RankOptions, RankResult, Reason, Recommendation, cf_index
 from mediarec.rank.cache import CacheKey, Entry, ResultCache, Serials, clock
 from mediarec.rank.explain import popular_reason
+from mediarec.rank.llm_rerank import RerankGate
 from mediarec.rank.records import FALLBACK_POPULARITY
+from mediarec.rank.warm import Warmer
 from mediarec.recommenders import Recommender, repository
 from mediarec.recommenders.live import LiveModels, LoadedModel
 from mediarec.recommenders.tuned import TunedConfig, load_tuned
@@ -77,7 +79,7 @@ class MediaRec:
         self._store: Store | None = None
         self._lock = threading.Lock()
         self._llm = llm
-        self._ranker = Ranker()
+        self._ranker = Ranker(cache_dir=self.home / "cache")
         # The newest saved version of each model, looked for every model_check_seconds, so a
         # version trained by another process or machine is served without a restart.
         self._live = LiveModels(self.models_dir, self.settings.model_check_seconds, self._warm)
@@ -91,7 +93,16 @@ class MediaRec:
         self._refill_queued = 0  # lists waiting for it
         self._refill_lock = threading.Lock()
         self._served: dict[str, tuple[str, tuple[int, int]]] = {}  # model -> the version last ranked
+        # After a change that makes every cached list stale at once, the recently used lists are
+        # re-ranked in the background (rank/warm.py); _shared is the snapshot serials last seen.
+        self._warmer = Warmer(self._rank_key)
+        self._shared: tuple[Any, ...] | None = None
+        # Servers set it: once the first model version is served, what was loaded so far is moved
+        # out of the garbage collector's sight (gc.freeze). A full collection walked those ~140,000
+        # objects (ML-1M) in about 64 ms, a pause for every request in flight each time it ran.
+        self.freeze_gc = False
         self._rank_options: RankOptions | None = None
+        self._rerank_gate = RerankGate.from_settings(self.settings)  # a bad llm_rerank fails here
 
     @property
     def store(self) -> Store:
@@ -107,6 +118,7 @@ class MediaRec:
         return self.settings.models_path
 
     def close(self) -> None:
+        self._warmer.close()
         if self._refiller is not None:  # before the store: a refill would open it again
             self._refiller.shutdown(wait=True, cancel_futures=True)
             self._refiller, self._refill_queued = None, 0
@@ -268,7 +280,14 @@ class MediaRec:
                 raise ValueError(f"model {name!r} needs item vectors; run `mediarec ingest PATH` first")
             features = align(found, data.item_ids)
         fitted = created.fit(data, item_features=features)
-        path = repository.save(fitted, self.home, name, root=self.models_dir)
+        # A big ALS catalogue's CF index is built here, not by each serving process.
+        path = repository.save(
+            fitted,
+            self.home,
+            name,
+            root=self.models_dir,
+            extras=lambda folder: cf_index.save_for(folder, fitted, self.settings.threads),
+        )
         if self.store.deletion_stamp() != deletions:
             # Someone was deleted while this model trained (by another process, say): their rows
             # may be in it, and the deletion's own scrub may have run before it was saved.
@@ -377,12 +396,38 @@ class MediaRec:
                 creator=creator,
                 now=now,
             )
+            if self._rerank_gate.enabled:  # the gated LLM stage (rank/llm_rerank.py), off by default
+                result = self._llm_rerank(user, result)
             return dataclasses.replace(result, model_version=loaded.version)
 
         key = CacheKey(user, n, exclude_seen, kind, creator, name, options)
         found = self.results.compute(key, token, compute)
         self._note_version(name, loaded)  # after: this request's own list is not re-ranked twice
+        self._note_shared(token)
         return found
+
+    def _llm_rerank(self, user: str, result: RankResult) -> RankResult:
+        """``result`` re-ordered by the LLM when the ``llm_rerank`` setting names this user's group."""
+        from mediarec.llm.backends import LLMError
+        from mediarec.llm.rerank import RerankOptions
+        from mediarec.rank.history import load_history
+        from mediarec.rank.llm_rerank import rerank_result
+
+        if result.fallback:  # the popular list is nobody's personal list to re-order
+            return result
+        catalog = self._ranker.catalogs.get(self.store)
+        history = load_history(self.store, user, catalog, self.weights)
+        if not self._rerank_gate.applies(len(history.items)):
+            return result
+        try:
+            backend = self.llm_backend()
+        except LLMError as exc:  # no model to ask: the ranker's list as it is
+            log.warning("LLM re-ranking skipped: %s", str(exc).splitlines()[0][:200])
+            return result
+        options = RerankOptions(k=self._rerank_gate.k, seed=self.settings.seed)
+        shown = history.recent[: options.history_items][::-1]  # oldest first, as the prompt says
+        titles = [catalog.titles[int(p)] for p in shown]
+        return rerank_result(result, titles, backend, self._rerank_gate, user, options)
 
     def cached_entry(
         self,
@@ -408,6 +453,7 @@ class MediaRec:
         found = self.results.get(CacheKey(user, n, exclude_seen, kind, creator, name, options), token)
         if found is not None:
             self._note_version(name, loaded)
+            self._note_shared(token)
         return found
 
     def _token(
@@ -435,8 +481,27 @@ class MediaRec:
         seen = (str(loaded.path), loaded.ident)
         before = self._served.get(name)
         self._served[name] = seen
+        if before is None and self.freeze_gc and len(self._served) == 1:
+            import gc
+
+            gc.collect()  # once, so no garbage of the start is kept for good
+            gc.freeze()
         if before is not None and before != seen and self.results.size:
-            self._refill([k for k in self.results.recent_keys(WARM_LISTS) if k.model == name])
+            self._warmer.warm([k for k in self.results.recent_keys(WARM_LISTS) if k.model == name])
+
+    def _note_shared(self, token: tuple[Any, ...] | None) -> None:
+        """When the snapshots every list shares (catalogue, trending figures, audiences, ranking
+        clock) move on, re-rank the most recently used lists in the background."""
+        if token is None or not self.results.size:
+            return
+        shared = token[3:]
+        with self._refill_lock:
+            before, self._shared = self._shared, shared
+        if before is not None and before != shared:
+            self._warmer.warm(self.results.recent_keys(WARM_LISTS))
+
+    def _rank_key(self, k: CacheKey) -> None:
+        self.rank_entry(k.user, k.n, k.exclude_seen, k.kind, k.creator, k.model, k.options)
 
     def refill(self, users: Sequence[str]) -> None:
         """Re-rank the cached lists of ``users`` in the background (their events just changed), so
@@ -729,7 +794,10 @@ class MediaRec:
         # After the store's deletion, not before: a profile generation in flight writes its answer
         # only while the user exists (under the store's write lock), so from here on nothing new
         # can appear, and what was written before goes now (the cache names each answer's owner).
+        # The owner also names the user's steering requests (``ask``): their cached parses go too.
         forget_results(keys, self.llm_cache_dir, owner=user)
+        if self._steerer is not None:
+            self._steerer.forget_user(user)  # and what this process remembers of their requests
         # Hold the lock throughout: a request that sees the deletion stamp move waits for it here,
         # then reloads the rewritten versions (a load in flight meanwhile is not installed: clear()).
         with self._lock:
@@ -756,5 +824,8 @@ class MediaRec:
         with self._lock:
             self._live.clear()
             self.results.clear()
+            steerer = self._steerer
         self._ranker.trending.clear()
+        if steerer is not None:  # which user is not known here: every remembered request goes
+            steerer.forget_user(None)
         self._deletions = stamp

@@ -177,6 +177,14 @@ class Settings:
         "Parser of steering requests (`--ask`, `ask=`): `auto` = the LLM `llm_url` names (the rules "
         "answer when it cannot load or its answer fails the checks); `rules` = never an LLM.",
     )
+    llm_rerank: str = _s(
+        "off",
+        "LLM re-ranking of the head of each recommendation list: `off`, `cold` (users with at most "
+        "`llm_rerank_cold_events` positive items) or `all`. Off by default: on ML-1M the kit's qwen-0.5b "
+        "changed no list (docs/benchmarks.md, LLM re-ranking).",
+    )
+    llm_rerank_cold_events: int = _s(10, "LLM re-ranking: the most positive items a `cold` user has.")
+    llm_rerank_k: int = _s(10, "LLM re-ranking: how many of the first items the LLM re-orders (2..20).")
     ray_address: str = _s(
         "",
         "Batch engine of `ingest`, `describe` and dataset text embedding: empty = local worker processes; "

@@ -98,15 +98,43 @@ class Steerer:
                     self._encoder_failed = True
             return self.encode if self._encoder is not None else None
 
-    def parse(self, ask: str, item: str | None = None) -> ParsedAsk:
-        """The request as a query, for the catalogue as it is now (``item``: on that item's page)."""
-        catalog = self.engine._ranker.catalogs.get(self.engine.store)
+    def parse(self, ask: str, item: str | None = None, owner: str | None = None) -> ParsedAsk:
+        """The request as a query, for the catalogue as it is now (``item``: on that item's page;
+        ``owner``: the user who asked, whose cached parse it becomes; see :mod:`mediarec.llm.steer`)."""
+        store = self.engine.store
+        stamp = None
+        if owner is not None:
+            stamp = store.deletion_stamp()
+            # A deletion by another process first drops what this one remembers of requests, so a
+            # deleted user's parse is not answered from memory (one indexed read, read anyway here).
+            self.engine._watch_deletions(stamp)
+        catalog = self.engine._ranker.catalogs.get(store)
         ctx = Context()
         if item is not None and (pos := catalog.index.get(item)) is not None:
             d = self.facts.get(self.engine.store, catalog).durations[pos]
             ctx = Context(None if np.isnan(d) else float(d))
         parser, note = self.parser()
-        return parser.parse(ask, vocabulary(catalog), ctx, note=note)
+        parsed = parser.parse(ask, vocabulary(catalog), ctx, note=note, owner=owner)
+        if owner is not None and store.deletion_stamp() != stamp:
+            # A user was deleted while the model parsed (seconds) or the claim was written: if it
+            # was this one, what was cached for them just now outlived the deletion's sweep of the
+            # cache. Forget it again.
+            from mediarec.users import forget_results
+
+            forget_results([], self.engine.llm_cache_dir, owner=owner)
+            self.forget_user(owner)
+        return parsed
+
+    def forget_user(self, user: str | None) -> None:
+        """Forget ``user``'s requests (everyone's when None) in memory: the parses remembered as
+        theirs, and the text vectors of soft terms (not attributable to a user, so all of them go;
+        they are recomputed in milliseconds). The cache file is swept by the deleter
+        (:meth:`MediaRec.delete_user`)."""
+        with self._lock:
+            self._vectors.clear()
+            parser = self._parser
+        if parser is not None:
+            parser.forget(user)
 
     def _steering(self, parsed: ParsedAsk) -> Steering:
         catalog = self.engine._ranker.catalogs.get(self.engine.store)
@@ -126,7 +154,7 @@ class Steerer:
         options: RankOptions | None = None,
     ) -> Steered:
         engine = self.engine
-        parsed = self.parse(ask)
+        parsed = self.parse(ask, owner=user)
         steering = self._steering(parsed)
         notes = (steering.soft_note,) if steering.soft_note else ()
         loaded = engine.loaded(model or engine.settings.default_model)

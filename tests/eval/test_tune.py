@@ -201,3 +201,86 @@ def test_poisoning_the_cold_test_items_changes_nothing_with_outer_cold() -> None
     assert _picks(tune(poisoned, features, outer_split="given", options=plain, base_params=BASE)) != _picks(
         tune(ds, features, outer_split="given", options=plain, base_params=BASE)
     )
+
+
+def test_trials_sharing_a_fitted_core_run_back_to_back() -> None:
+    """Each first core is one contiguous run of trials, so a small cache fits it once per rung
+    (sorting by the options' JSON text interleaved EASE's l2 values, ``core2`` sorting before
+    ``l2``); the runs come in the order their first configuration was drawn, the default's first,
+    so a rung cut by the budget drops a random share of cores, not every EASE core."""
+    from mediarec.eval.tune import _run_order
+    from mediarec.recommenders.hybrid import HybridParams, core_key
+
+    configs = [("hybrid", {}), *search_space(True)]
+    order = _run_order(list(range(len(configs))), configs, n_items=500)
+    assert sorted(order) == list(range(len(configs)))
+
+    def first(c: tuple[str, dict[str, object]]) -> tuple[object, ...]:
+        p = HybridParams(**c[1])  # type: ignore[arg-type]
+        return core_key(dataclasses.replace(p, core="ease" if p.core == "auto" else p.core))
+
+    cores = [first(configs[i]) for i in order]
+    runs = [c for k, c in enumerate(cores) if k == 0 or c != cores[k - 1]]
+    assert len(runs) == len(set(runs))  # no first core comes back after another
+    assert runs[0] == ("ease", 1000.0)  # the default hybrid's core (EASE, l2 1000) runs first
+    drawn = [min(i for i in range(len(configs)) if first(configs[i]) == c) for c in runs]
+    assert drawn == sorted(drawn)  # then the cores in the order they were drawn
+
+
+def test_a_rung_cut_by_its_deadline_still_promotes_its_best(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first rung that runs out of its half of the budget hands its leaders to the next rung
+    (scored on more users) instead of ending the search on the first rung's few users."""
+    import types
+
+    import mediarec.eval.tune as tune_mod
+
+    clock = [0.0]  # a fake clock: every trial costs 10 "seconds"
+    monkeypatch.setattr(tune_mod, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    real_score = tune_mod._Validation.score
+
+    def slow_score(self: object, *args: object, **kw: object) -> object:
+        clock[0] += 10.0
+        return real_score(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tune_mod._Validation, "score", slow_score)
+    ds = communities(users_per=20, per_user=12)
+    opts = dataclasses.replace(FAST, trials=12, budget_seconds=100.0, cold_fraction=0.0)
+    result = tune(ds, _features(ds), outer_split="random", options=opts, base_params=BASE)
+    rung0 = [t for t in result.trials if t.rung == 0]
+    rung1 = [t for t in result.trials if t.rung == 1]
+    assert result.budget_hit and len(rung0) < 13  # the first rung was cut ...
+    assert rung1 and len(rung1) == len(rung0) // opts.eta  # ... and its best third went on
+    assert max(t.users for t in rung0) < min(t.users for t in rung1)
+    best0 = sorted(rung0, key=lambda t: (-t.recall, t.number))[: len(rung1)]
+    assert {json.dumps(t.params, sort_keys=True) for t in rung1} == {
+        json.dumps(t.params, sort_keys=True) for t in best0
+    }
+
+
+def test_the_core_cache_is_bounded_by_bytes_least_recently_used_out() -> None:
+    from collections import OrderedDict
+
+    from mediarec.eval.tune import _BoundedCache
+
+    store: OrderedDict[tuple[object, ...], object] = OrderedDict()
+    cache = _BoundedCache(store, max_bytes=2_500_000)
+    mb = np.zeros(250_000, dtype=np.float32)  # 1 MB
+    cache[("a",)] = (mb.copy(), mb[:0])
+    cache[("b",)] = mb.copy()
+    assert cache[("a",)] is not None  # "a" used last: "b" is now the oldest
+    cache[("c",)] = mb.copy()
+    assert ("a",) in cache and ("c",) in cache and ("b",) not in cache
+    cache[("big",)] = np.zeros(1_000_000, dtype=np.float32)  # 4 MB: alone over the bound, kept
+    assert list(store) == [("big",)]
+
+
+def test_rungs_of_equal_size_are_one() -> None:
+    """943 users, at least 200 per rung: 200, 314, 943, not 200, 200, 314, 943 (a second rung on
+    the same 200 users repeated the first's scores and only narrowed the field); every rung at
+    least 1.5 times the one before."""
+    from mediarec.eval.tune import _rung_sizes
+
+    assert _rung_sizes(943, TuneOptions()) == [200, 314, 943]
+    assert _rung_sizes(610, TuneOptions()) == [203, 610]  # not 200, 203, 610
+    assert _rung_sizes(6040, TuneOptions()) == [223, 671, 2013, 6040]
+    assert _rung_sizes(150, TuneOptions()) == [150]  # fewer users than a rung's minimum: one rung

@@ -16,6 +16,7 @@ import pytest
 from mediarec.datasets import demo
 from mediarec.datasets.loader import load_rows
 from mediarec.engine import MediaRec
+from mediarec.llm.backends import LLMBackend
 
 TOPICS = sorted({str(i.metadata["topic"]) for i in demo.items()})
 
@@ -48,8 +49,8 @@ def llm_payload(item_id: str, title: str) -> dict[str, object]:
     }
 
 
-def make_engine(home: Path, *, features: bool = True) -> MediaRec:
-    engine = MediaRec(home)
+def make_engine(home: Path, *, features: bool = True, llm: LLMBackend | None = None) -> MediaRec:
+    engine = MediaRec(home, llm=llm)
     load_rows(engine.store, demo.rows(), source="demo", fmt="demo")
     if features:
         for k, item in enumerate(demo.items()):

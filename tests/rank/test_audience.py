@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 from mediarec.datasets import demo
 from mediarec.engine import MediaRec
 from mediarec.rank import RankOptions
+from mediarec.rank.audience import Audiences
 from mediarec.records import ItemRecord
 from tests.rank.conftest import content_vector, make_engine
 
@@ -172,3 +175,125 @@ def test_above_the_sample_size_each_band_still_holds_about_its_share(monkeypatch
     inside = (match >= found.low) & (match < found.high)
     shares = inside.mean(axis=0)
     assert np.all(np.abs(shares - 0.1) < 0.02), shares  # sampling error: ~0.7% of users here
+
+
+def _bands(mark: float) -> Audiences:
+    """A one-item band set whose edges carry ``mark`` (the time it was computed for)."""
+    return Audiences(1, np.ones(1, dtype=bool), np.full(1, mark), np.full(1, mark), np.zeros(1, np.int64))
+
+
+def test_bands_refresh_in_the_background_while_requests_keep_the_previous(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At a million items one computation of the bands takes seconds: only a new snapshot (or a
+    clock far from the bands') makes a request wait for it; new tastes, viewers and the minute
+    passing are picked up by a background refresh."""
+    from mediarec.rank import audience
+
+    monkeypatch.setattr(audience, "BANDS_REFRESH_SECONDS", 0.0)
+    cache = audience.BandCache()
+    release = threading.Event()
+    calls: list[float] = []
+
+    def compute(at: float) -> Audiences:
+        calls.append(at)
+        if len(calls) == 2:
+            assert release.wait(10)  # the background refresh, held until the request has returned
+        return _bands(at)
+
+    def get(snapshot: int, tastes: int, now: float) -> Audiences:
+        found = cache.get(("snapshot", snapshot), ("tastes", tastes), now, compute)
+        assert found is not None  # waiting requests always get bands
+        return found
+
+    first = get(1, 1, 1_000.0)
+    assert first.high[0] == 1_000.0
+    started = time.perf_counter()
+    again = get(1, 2, 1_030.0)
+    assert again is first and time.perf_counter() - started < 1.0  # did not wait for the refresh
+    release.set()
+    deadline = time.monotonic() + 10
+    while get(1, 2, 1_031.0).high[0] < 1_030.0:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    # A clock past the allowed lag (a week later, as a caller passing its own time) or a new
+    # snapshot: computed on the request itself.
+    week = 1_030.0 + 7 * 86400
+    assert get(1, 2, week).high[0] == week
+    assert get(2, 2, week).high[0] == week
+
+
+def test_hashed_audience_draws_are_uniform_per_item_and_the_same_in_every_call() -> None:
+    """Items without content get users whose draw for (user, item, period) is below the share; the
+    draws are vectorised over items, must not depend on the process, and cover each item's share."""
+    from mediarec.rank.audience import _hash_units, _key64
+
+    keys = np.asarray([_key64(f"item-{k}") for k in range(50)], dtype=np.uint64)
+    periods = np.zeros(50, dtype=np.int64)
+    draws = np.stack([_hash_units(f"user-{u}", keys, periods) for u in range(4000)])
+    assert ((draws >= 0) & (draws < 1)).all()
+    share = (draws < 0.2).mean(axis=0)  # per item, over users: binomial(4000, 0.2), sd 0.0063
+    assert np.abs(share - 0.2).max() < 0.03
+    again = _hash_units("user-7", keys, periods)
+    np.testing.assert_array_equal(again, draws[7])
+    # Another period draws anew (the audience moves on), not the same users.
+    moved = np.stack([_hash_units(f"user-{u}", keys, periods + 1) for u in range(4000)])
+    assert ((moved < 0.2) & (draws < 0.2)).mean() < 0.06  # independent: ~0.04
+    # Fixed values: the same draws in any process (SHA-256 keys, no salted hash()).
+    one = _hash_units("u", np.asarray([_key64("i")], dtype=np.uint64), np.zeros(1, np.int64))
+    assert round(float(one[0]), 9) == 0.044635201
+
+
+def test_a_big_catalogues_first_bands_come_from_the_background_new_items_held_back_meanwhile(
+    fresh: MediaRec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above BACKGROUND_RELOAD_ITEMS no request computes the bands (minutes at a million items):
+    until the background computation ends, every new item is held back (shown to nobody), then
+    each reaches its audience as before."""
+    from mediarec.rank import audience
+    from mediarec.rank import ranker as ranker_module
+
+    monkeypatch.setattr(ranker_module, "BACKGROUND_RELOAD_ITEMS", 0)
+    release = threading.Event()
+    real = ranker_module.audiences
+
+    def held(*args: object, **kwargs: object) -> Audiences:
+        assert release.wait(20)  # the background computation, held until the requests below ran
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ranker_module, "audiences", held)
+    monkeypatch.setattr(fresh._ranker, "bands", audience.BandCache())  # no bands computed yet
+    fresh.results.clear()
+    opts = fresh.rank_options.with_overrides(explore_epsilon=0.3)
+    assert _exposure(fresh, opts) == {i: [] for i in NEW}  # answered at once, without them
+    release.set()
+    deadline = time.monotonic() + 20
+    while fresh._ranker.bands._value is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    fresh.results.clear()
+    shown = _exposure(fresh, opts)
+    assert all(shown.values()) and all(len(u) <= 0.2 * len(TASTES) for u in shown.values())
+
+
+def test_bands_are_refreshed_at_most_once_per_ten_times_their_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mediarec.rank import audience
+
+    monkeypatch.setattr(audience, "BANDS_REFRESH_SECONDS", 0.0)
+    cache = audience.BandCache()
+    calls: list[float] = []
+
+    def slow(at: float) -> Audiences:
+        calls.append(at)
+        time.sleep(0.1)  # a computation of 0.1 s: no refresh within the next ~1 s
+        return _bands(at)
+
+    cache.get(("snapshot", 1), ("tastes", 1), 1_000.0, slow, wait=False)  # first: in the background
+    deadline = time.monotonic() + 10
+    while cache.get(("snapshot", 1), ("tastes", 1), 1_000.0, slow, wait=False) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    for k in range(20):  # new tastes every time, for 0.4 s
+        cache.get(("snapshot", 1), ("tastes", 2 + k), 1_001.0 + k, slow, wait=False)
+        time.sleep(0.02)
+    assert len(calls) == 1

@@ -215,3 +215,29 @@ def test_another_process_deleting_a_user_empties_this_cache(engine: MediaRec) ->
     items, version, hit = listed(engine, user)
     assert not hit and len(engine.results) == 1  # the lists cached before the deletion are gone
     assert (items, version) == fresh(engine, user)
+
+
+def test_a_served_entry_keeps_its_list_pickled_out_of_the_gc(engine: MediaRec) -> None:
+    user = str(engine.store.conn.execute("SELECT external_id FROM users ORDER BY id").fetchone()[0])
+    entry, _ = engine.rank_entry(user, n=8, options=OPTIONS)
+    ranked = entry.result
+    entry.body = b'{"served": true}'  # as the server does after serialising the answer
+    assert entry._result is None and entry._packed is not None  # bytes: not tracked by the GC
+    assert not gc.is_tracked(entry._packed)
+    again, hit = engine.rank_entry(user, n=8, options=OPTIONS)
+    assert hit and again is entry and again.body == b'{"served": true}'
+    assert again.result == ranked and again.result is not ranked
+
+
+def test_a_server_engine_freezes_what_it_loaded_once(engine: MediaRec) -> None:
+    user = str(engine.store.conn.execute("SELECT external_id FROM users ORDER BY id").fetchone()[0])
+    gc.unfreeze()
+    engine.freeze_gc = True
+    try:
+        engine.rank_entry(user, n=8, options=OPTIONS)
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        engine.rank_entry(user, n=8, options=OPTIONS.with_overrides(mmr_lambda=0.5))
+        assert gc.get_freeze_count() < frozen + 100  # not again: a list alone is ~100 objects
+    finally:
+        gc.unfreeze()

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mediarec.rank.candidates import (
     Trending,
@@ -86,3 +88,38 @@ def test_sources_at_200k_items_touch_only_what_they_return() -> None:
     np.testing.assert_array_equal(first_allowed(hot, allowed, 5), hot[allowed[hot]][:5])
     pos, sc = top_allowed(scores, allowed, 10)
     assert np.all(np.diff(sc) <= 0) and allowed[pos].all()
+
+
+def test_a_saved_content_index_is_mapped_by_the_next_process_not_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big catalogue's content index takes minutes to build at a million items; it is saved per
+    snapshot and the next process serving that snapshot maps it. A file of other vectors is not."""
+    from usearch.index import Index
+
+    from mediarec.rank import neighbours
+
+    monkeypatch.setattr(neighbours, "EXACT_MAX_ITEMS", 100)
+    vectors = _clustered(2000, 32)
+    present = np.random.default_rng(2).random(2000) > 0.1
+    path = tmp_path / "cache" / "content-abc.usearch"
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "content-older.usearch").write_bytes(b"an older snapshot's")
+    built = VectorIndex.saved(vectors, present, path)
+    assert path.is_file() and not built.exact
+    assert not (tmp_path / "cache" / "content-older.usearch").exists()  # older snapshots go
+
+    def no_build(*args: object, **kwargs: object) -> None:
+        raise AssertionError("rebuilt instead of mapped")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(Index, "add", no_build)
+        mapped = VectorIndex.saved(vectors, present, path)
+    a, b = mapped.search(vectors[:20], 10), built.search(vectors[:20], 10)
+    np.testing.assert_array_equal(a.positions, b.positions)
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-6)
+    other = _clustered(2000, 32, seed=9)  # same shape, other vectors: the file is not theirs
+    rebuilt = VectorIndex.saved(other, present, path)
+    exact = VectorIndex(other, present, exact_max=10**9)
+    found, want = rebuilt.search(other[:20], 10), exact.search(other[:20], 10)
+    np.testing.assert_array_equal(found.positions, want.positions)

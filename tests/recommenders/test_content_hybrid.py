@@ -226,3 +226,19 @@ def test_hybrid_defaults_follow_catalogue_size(monkeypatch: pytest.MonkeyPatch) 
     big = recommenders.create("hybrid", factors=16, iterations=15).fit(train, item_features=features)
     assert (big.params.core, big.params.borrow) == ("als", "linear")  # type: ignore[attr-defined]
     assert _cold_precision(big, cold, positives) > 0.8
+
+
+def test_ease_weights_by_cholesky_match_the_closed_form_across_blocks() -> None:
+    """The Cholesky inverse (potri fills one triangle; it is mirrored 1,024 rows at a time) gives
+    Steck's closed form B = I - P·diag(1/diag(P)) as the general inverse does, past one block."""
+    import scipy.sparse as sp
+
+    from mediarec.recommenders.ease import ease_weights
+
+    rng = np.random.default_rng(0)
+    x = sp.csr_matrix((rng.random((1500, 1100)) < 0.02).astype(np.float32))
+    dense = x.astype(np.float64).toarray()
+    p = np.linalg.inv(dense.T @ dense + 50.0 * np.eye(1100))
+    expected = -p / np.diag(p)[None, :]
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(ease_weights(x, 50.0, binary=True), expected, rtol=1e-5, atol=1e-7)

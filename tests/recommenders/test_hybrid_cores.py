@@ -100,6 +100,10 @@ def test_core_cache_reuses_the_fitted_core(shrinkage: float) -> None:
     first.fit(train, item_features=features)
     assert ("itemknn", 15) in cache
     core = cache[("itemknn", 15)]
+    # The borrowed representations are kept too (shrinkage 0: the rows of the items without
+    # events, a catalogue-wide sparse × dense product per row that cost seconds per trial).
+    borrowed = {k: v for k, v in cache.items() if k[0] == "borrowed"}
+    assert len(borrowed) == 1
     second = recommenders.create(
         "hybrid", core="itemknn", knn_neighbours=15, content_weight=0.3, shrinkage=shrinkage
     )
@@ -107,6 +111,7 @@ def test_core_cache_reuses_the_fitted_core(shrinkage: float) -> None:
     second.core_cache = cache
     second.fit(train, item_features=features)
     assert cache[("itemknn", 15)] is core  # reused, not refitted
+    assert all(cache[k] is v for k, v in borrowed.items())  # and not borrowed again
     fresh = recommenders.create(
         "hybrid", core="itemknn", knn_neighbours=15, content_weight=0.3, shrinkage=shrinkage
     )
@@ -118,3 +123,23 @@ def test_core_cache_reuses_the_fitted_core(shrinkage: float) -> None:
 def test_unknown_core_is_refused() -> None:
     with pytest.raises(ValueError, match="core must be one of"):
         recommenders.create("hybrid", core="lightgcn")
+
+
+@pytest.mark.parametrize("core2", ["", "itemknn-bm25", "als"])
+def test_borrowing_at_scoring_time_scores_as_the_blended_model(core2: str) -> None:
+    """The tuner's shortcut (kernel applied to the user's scores, not to items² representations)
+    changes no score; a model fitted so refuses to be saved or to give item vectors."""
+    train, features, _, _ = _topic_world()
+    opts = {"core": "ease", "l2": 10.0, "shrinkage": 5.0, "neighbours": 5, "content_weight": 0.1}
+    if core2:
+        opts |= {"core2": core2, "core2_weight": 0.5, "knn_neighbours": 10}
+    blended = recommenders.create("hybrid", **opts).fit(train, item_features=features)
+    lazy = recommenders.create("hybrid", **opts)
+    assert isinstance(lazy, HybridRecommender)
+    lazy.borrow_at_score = True
+    lazy.fit(train, item_features=features)
+    assert lazy._lazy_keep is not None  # the shortcut was taken: the check below is not vacuous
+    users = np.arange(train.n_users)
+    np.testing.assert_allclose(lazy._score(users), blended._score(users), rtol=1e-4, atol=1e-5)
+    with pytest.raises(RuntimeError, match="borrow_at_score"):
+        lazy.item_vectors()

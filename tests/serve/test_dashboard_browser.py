@@ -83,7 +83,9 @@ def site(demo_media: Any, shared_kit: Any, tmp_path_factory: pytest.TempPathFact
     with pytest.MonkeyPatch.context() as mp:
         for var in _ENV:
             mp.delenv(var, raising=False)
-        engine = MediaRec(settings=dataclasses.replace(shared_kit, home=str(root / "home")))
+        # ask_parser rules: no LLM parses the steering box's requests here (the kit may hold one).
+        settings = dataclasses.replace(shared_kit, home=str(root / "home"), ask_parser="rules")
+        engine = MediaRec(settings=settings)
     clips = ingest_clips(engine, demo_media, root)
     plant(engine, clips)
     with engine, serving(engine) as api, sync_api.sync_playwright() as pw:
@@ -317,3 +319,42 @@ def test_ingest_and_evaluation_pages(site: Site) -> None:
     if page.locator("figure img").count():
         until(page, "document.querySelector('figure img').naturalWidth > 0")
     site.snap(page, "evaluation")
+
+
+def test_asking_in_the_box_steers_the_recommendations(site: Site) -> None:
+    """Typed into the user page's box and submitted: the page shows what was understood and a list
+    that holds it; the request's markup stays text (no parser LLM here: the rules answer)."""
+    page = site.page()
+    page.goto(site.url("/ui/users/viewer"))
+    typed = f"only video, shorter than 1 hour {HOSTILE[1]}"
+    page.fill("#ask-input", typed)
+    with page.expect_navigation():
+        page.click("#ask-submit")
+    assert "ask=" in page.url
+    understood = page.locator("#understood").inner_text()
+    assert understood.startswith("understood:") and "kind video" in understood and "≤ 60 min" in understood
+    items = page.locator("#steered-recs > li")
+    assert items.count() >= 1
+    assert page.input_value("#ask-input") == typed  # shown back as typed, to correct it
+    assert page.locator("img[src='x']").count() == 0
+    site.snap(page, "user-steered")
+    time.sleep(0.3)  # an onerror handler would have fired by now
+    assert page.dialogs == []
+
+
+def test_an_item_page_with_t_starts_the_player_there(site: Site) -> None:
+    clip = site.clips[0]
+    page = site.page()
+    page.goto(site.url(f"/ui/items/{clip.id}?t=12"))
+    src = page.eval_on_selector("#player", "p => p.currentSrc")
+    assert src.endswith("#t=12.0"), src  # a media fragment: the browser starts there, script or not
+    now = until(
+        page,
+        """(() => { const p = document.getElementById('player'); return p.readyState >= 1
+        && !p.seeking && Math.abs(p.currentTime - 12) < 1.0 && p.currentTime; })()""",
+    )
+    assert abs(now - 12) < 1.0
+    page.goto(site.url(f"/ui/items/{clip.id}?t=oops"))  # a bad value is ignored with a note
+    assert "ignored" in page.locator("#t-note").inner_text()
+    assert page.eval_on_selector("#player", "p => p.getAttribute('src')").endswith(clip.id)
+    assert page.dialogs == []

@@ -8,6 +8,7 @@ read key's checks (401, 429).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -47,10 +48,17 @@ class Calls:
 
     def __init__(self, engine: MediaRec) -> None:
         self.count = 0
+        self.engine = engine
+        self.by_hit_path: list[bool] = []  # per call: whether the hit path made it (not the endpoint)
         real = engine.rank_entry
 
         def counted(*args: Any, **kwargs: Any) -> Any:
             self.count += 1
+            frame, callers = sys._getframe(1), []
+            while frame is not None:
+                callers.append(frame.f_code.co_qualname)
+                frame = frame.f_back  # type: ignore[assignment]
+            self.by_hit_path.append("HitPath._answer" in callers)
             return real(*args, **kwargs)
 
         engine.rank_entry = counted  # type: ignore[method-assign]
@@ -191,3 +199,23 @@ def test_the_read_key_is_checked_as_before(home: Any) -> None:
         got = fast.client.get(path, headers={"X-API-Key": READ_KEY})
         assert got.status_code == 429
         same(got, ref.client.get(path, headers={"X-API-Key": READ_KEY}))
+
+
+@pytest.mark.parametrize("params", [{}, {"n": 10, **ALL_ON}, {"model": "als", "kind": "video", "n": 4}])
+def test_a_miss_is_ranked_once_on_the_hit_path_with_the_endpoints_bytes(
+    servers: tuple[Api, Api, Calls], params: dict[str, Any]
+) -> None:
+    fast, ref, calls = servers
+    path = "/users/user-09/recommendations"
+    ref.client.get(path, params=params)
+    ranked_by_endpoint = ref.client.get(path, params=params)  # cached by the endpoint: its bytes
+    assert ranked_by_endpoint.headers["x-mediarec-cache"] == "hit"
+    calls.engine.results.clear()  # both servers share one engine: the next request is a miss again
+    before = calls.count
+    miss = fast.client.get(path, params=params)
+    assert miss.headers["x-mediarec-cache"] == "miss"
+    assert calls.count == before + 1 and calls.by_hit_path[-1]  # ranked once, by the hit path
+    assert miss.content == ranked_by_endpoint.content
+    for header in ("content-type", "content-length"):
+        assert miss.headers[header] == ranked_by_endpoint.headers[header]
+    same(fast.client.get(path, params=params), ref.client.get(path, params=params))  # hits now

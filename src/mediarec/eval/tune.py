@@ -39,7 +39,12 @@ from mediarec.eval.metrics import ndcg_at_k, recall_at_k
 from mediarec.eval.splits import make_split
 from mediarec.interactions import Interactions
 from mediarec.recommenders import create
-from mediarec.recommenders.hybrid import HybridParams, HybridRecommender
+from mediarec.recommenders.hybrid import (
+    AUTO_EASE_MAX_ITEMS,
+    HybridParams,
+    HybridRecommender,
+    core_key,
+)
 from mediarec.recommenders.tuned import TUNED_FILE, TunedConfig, load_tuned, save_tuned
 
 REPORT_DIR = "tune"  # in the home: tune.md, tune.json, tune.svg
@@ -71,7 +76,11 @@ class TuneOptions:
     validation_fraction: float = 0.2  # per user, share of training items held out for validation
     cold_fraction: float = 0.2  # share of training items held out for the cold check; 0 skips it
     cold_tolerance: float = 0.0  # share by which a winner's cold recall may trail the default's
-    core_cache_size: int = 2  # fitted cores kept at once (a dense core is items² floats)
+    # Megabytes of fitted cores, borrowed representations and content kernels kept across trials
+    # (least recently used first out). A dense core is items² float32: 380 MB at 9,742 items, so
+    # this holds the two cores, kernel and borrowed rows of one ensemble there, and everything at
+    # a few thousand items.
+    core_cache_mb: int = 3072
     # `evaluate --cold` share that will be tested: the items its cold-item split holds out (same seed)
     # lose every event here too, so neither test fold is read. 0: no cold evaluation planned.
     outer_cold: float = 0.0
@@ -201,9 +210,10 @@ def tune(
     drawn = [space[i] for i in rng.choice(len(space), size=min(opts.trials, len(space)), replace=False)]
     default: tuple[str, dict[str, Any]] = ("hybrid", {}) if with_features else ("itemknn-bm25", {})
     configs = [default, *[c for c in drawn if c != default]]
-    warm.cache_size = opts.core_cache_size
+    warm.cache_bytes = opts.core_cache_mb << 20
+    n_items = warm.train.n_items
     sizes = _rung_sizes(len(warm.users), opts)
-    planned = _planned_trials(len(configs), opts)
+    planned = _planned_trials(len(configs), len(sizes), opts.eta)
     trials: list[Trial] = []
     budget_hit = False
     alive = list(range(len(configs)))
@@ -222,8 +232,7 @@ def tune(
         # Rung r may run until 1 - 2^-(r+1) of the budget (half, three quarters, ...): a first rung
         # that overruns still leaves time to confirm its best on more users and for the cold check.
         deadline = opts.budget_seconds * (1 - 0.5 ** (rung + 1))
-        # Grouped by core so that the bounded core cache is hit by consecutive trials.
-        for idx in sorted(alive, key=lambda i: (_core_sort_key(configs[i]), i)):
+        for idx in _run_order(alive, configs, n_items):
             # The first trial (the default) always runs: a result needs one score.
             if trials and time.perf_counter() - started > deadline:
                 budget_hit = True
@@ -237,9 +246,10 @@ def tune(
         if not scored:
             break
         by_rung.append(scored)
-        if budget_hit:
-            break
-        keep = max(1, len(alive) // opts.eta)
+        # A rung cut by its deadline still promotes its best third of what it scored: the later
+        # rungs have their own share of the budget, and confirming the leaders on more users is
+        # worth more than a finalist chosen on the first rung's 200 (noisy) users.
+        keep = max(1, len(scored) // opts.eta)
         alive = sorted(scored, key=lambda i: (-scored[i].recall, i))[:keep]
     # The best configurations of the highest rung every survivor completed.
     last = by_rung[-1]
@@ -255,7 +265,7 @@ def tune(
     if with_features and opts.cold_fraction > 0:
         say(len(trials), planned, "cold check")
         cold = _Validation.carve(train_side, "cold-items", opts.seed, opts.cold_fraction, item_features)
-        cold.cache_size = opts.core_cache_size
+        cold.cache_bytes = opts.core_cache_mb << 20
         cold_default = run(cold, default, cold.users, -1).recall
         default_trial.cold_recall = cold_default
         chosen = None
@@ -349,7 +359,7 @@ class _Validation:
     features: np.ndarray | None
     description: str
     cache: OrderedDict[tuple[object, ...], object] = field(default_factory=OrderedDict)
-    cache_size: int = 2
+    cache_bytes: int = 3072 << 20
 
     @classmethod
     def carve(
@@ -372,7 +382,11 @@ class _Validation:
         started = time.perf_counter()
         model = create(name, **params)
         if isinstance(model, HybridRecommender):
-            model.core_cache = _BoundedCache(self.cache, self.cache_size)
+            model.core_cache = _BoundedCache(self.cache, self.cache_bytes)
+            # Blending at scoring time costs (kernel entries × users scored) per trial against
+            # (kernel entries × items) once per core: the cheaper while the rung scores fewer
+            # users than the catalogue has items (every rung at 9,742 items).
+            model.borrow_at_score = 2 * len(users) < self.train.n_items
         model.fit(self.train, item_features=self.features)
         top = np.full((len(users), k), -1, dtype=np.int64)
         for start in range(0, len(users), 1024):
@@ -392,11 +406,13 @@ class _Validation:
 
 
 class _BoundedCache(dict[tuple[object, ...], object]):
-    """The hybrid's core cache seen through a least-recently-used bound (dense cores are big)."""
+    """The hybrid's core cache seen through a least-recently-used bound on bytes (dense cores are
+    items² floats; a bound on entries either wasted memory on small catalogues or, at 9,742
+    items, evicted an ensemble's first core while its second was being fitted)."""
 
-    def __init__(self, store: OrderedDict[tuple[object, ...], object], size: int) -> None:
+    def __init__(self, store: OrderedDict[tuple[object, ...], object], max_bytes: int) -> None:
         super().__init__()
-        self._store, self._size = store, size
+        self._store, self._max = store, max_bytes
 
     def __contains__(self, key: object) -> bool:
         return key in self._store
@@ -407,9 +423,19 @@ class _BoundedCache(dict[tuple[object, ...], object]):
 
     def __setitem__(self, key: tuple[object, ...], value: object) -> None:
         self._store[key] = value
-        # Per core: the core, its borrowed rows; plus a kernel. The bound is on entries.
-        while len(self._store) > self._size * 3:
+        # The newest entry stays even alone over the bound: the trial that made it uses it.
+        while len(self._store) > 1 and sum(_nbytes(v) for v in self._store.values()) > self._max:
             self._store.popitem(last=False)
+
+
+def _nbytes(value: object) -> int:
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, sp.spmatrix | sp.sparray):
+        return sum(getattr(value, a).nbytes for a in ("data", "indices", "indptr") if hasattr(value, a))
+    if isinstance(value, tuple | list):
+        return sum(_nbytes(v) for v in value)
+    return 0
 
 
 def _training_side(dataset: Dataset, outer_split: str, seed: int, outer_cold: float = 0.0) -> Dataset:
@@ -429,33 +455,53 @@ def _training_side(dataset: Dataset, outer_split: str, seed: int, outer_cold: fl
 
 
 def _rung_sizes(n_users: int, opts: TuneOptions) -> list[int]:
-    """Validation users scored at each rung: all of them at the last, 1/eta as many before."""
+    """Validation users scored at each rung: all of them at the last, 1/eta as many before, at
+    least ``min_users``, each at least 1.5 times the one before: a rung on (nearly) the same users
+    repeats the same scores (ml-100k's first two rungs were both 200 users, ml-latest-small's 200
+    and 203) and only narrows the field."""
     sizes = [n_users]
     for _ in range(opts.rungs - 1):
-        sizes.insert(0, max(min(n_users, opts.min_users), sizes[0] // opts.eta))
+        smaller = max(min(n_users, opts.min_users), sizes[0] // opts.eta)
+        if 1.5 * smaller <= sizes[0]:
+            sizes.insert(0, smaller)
     return sizes
 
 
-def _planned_trials(n: int, opts: TuneOptions) -> int:
+def _planned_trials(n: int, rungs: int, eta: int) -> int:
     total, alive = 0, n
-    for rung in range(opts.rungs):
+    for rung in range(rungs):
         total += alive
-        alive = max(1, alive // opts.eta) if rung < opts.rungs - 1 else alive
+        alive = max(1, alive // eta) if rung < rungs - 1 else alive
     return total
 
 
-# Cheap cores first, so that a budget that runs out in the first rung drops the costly ones
-# (an EASE fit inverts an items × items matrix; a kNN fit is a sparse product).
-_CORE_COST = {"itemknn": 0, "itemknn-bm25": 0, "als": 1, "ease": 2}
+def _run_order(alive: list[int], configs: list[tuple[str, dict[str, Any]]], n_items: int) -> list[int]:
+    """The order a rung runs its configurations in: grouped by fitted core, so that the bounded
+    core cache is hit by consecutive trials, and the groups in the order their first configuration
+    was drawn (the default's first). A rung cut by the budget thus drops a seeded random share of
+    the cores; cheap cores first dropped every EASE core at 9,742 items, the strongest there."""
+    keys = {i: _core_sort_key(configs[i], n_items) for i in alive}
+    first_drawn: dict[object, int] = {}
+    for i in sorted(alive):
+        first_drawn.setdefault(keys[i][0], i)
+    return sorted(alive, key=lambda i: (first_drawn[keys[i][0]], keys[i], i))
 
 
-def _core_sort_key(config: tuple[str, dict[str, Any]]) -> tuple[int, str, str]:
+def _core_sort_key(config: tuple[str, dict[str, Any]], n_items: int) -> tuple[str, ...]:
+    """(first core, second core, whether every item borrows, the rest): trials equal in a prefix
+    share the fitted first core, then the second, then the borrowed representations (shrinkage 0
+    borrows for cold items only, above 0 for every item). Ordering by the options' JSON text put
+    ``core2`` before ``l2`` and interleaved the EASE cores, so the small cache refitted them again
+    and again; and the default hybrid ("auto" core) sorted apart from the EASE core it resolves to."""
     name, params = config
-    return (
-        _CORE_COST.get(str(params.get("core", name)), 1),
-        name,
-        json.dumps({k: params[k] for k in sorted(params) if k not in ("content_weight", "shrinkage")}),
-    )
+    if name != "hybrid":  # the plain models: their options are the fit
+        return (json.dumps([name, params], sort_keys=True), "", "", "")
+    p = HybridParams(**params)
+    core = p.core if p.core != "auto" else ("ease" if n_items <= AUTO_EASE_MAX_ITEMS else "als")
+    first = core_key(dataclasses.replace(p, core=core))
+    second = core_key(dataclasses.replace(p, core=p.core2)) if p.core2 else ()
+    rest = {k: params[k] for k in sorted(params) if k not in ("content_weight", "shrinkage")}
+    return (json.dumps(first), json.dumps(second), str(p.shrinkage > 0), json.dumps(rest))
 
 
 def _short(params: dict[str, Any]) -> str:

@@ -8,8 +8,10 @@ the data home), written in WAL mode so that readers do not wait for a long batch
 
 A result made from one user's data (a taste profile) names that user as its ``owner``, so that
 deleting the user forgets every such result (:meth:`ResultCache.forget_owner`), including those of
-drafts that were never stored as a profile. Forgotten rows are zeroed (``secure_delete``) and the
-WAL is truncated, so they leave no trace in the cache's files.
+drafts that were never stored as a profile. A result shared by several users (a steering request's
+parse: the same words from anyone parse the same) records each user who asked for it
+(:meth:`ResultCache.claim`), and deleting any one of them forgets the result. Forgotten rows are
+zeroed (``secure_delete``) and the WAL is truncated, so they leave no trace in the cache's files.
 """
 
 from __future__ import annotations
@@ -41,6 +43,17 @@ CREATE TABLE IF NOT EXISTS llm_results (
 # Added after the first release: caches made before have the table without the column.
 _OWNER = "ALTER TABLE llm_results ADD COLUMN owner TEXT"
 _OWNER_INDEX = "CREATE INDEX IF NOT EXISTS llm_results_owner ON llm_results (owner) WHERE owner IS NOT NULL"
+# Who asked for a shared result. Here, beside the results, not in the store: the cache is its own file
+# (whatever the store's backend), and a link must go in the same transaction as the row it names.
+_ASKERS = """
+CREATE TABLE IF NOT EXISTS llm_result_askers (
+    owner TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    input_sha256 TEXT NOT NULL,
+    PRIMARY KEY (owner, model_id, prompt_version, input_sha256)
+)
+"""
 
 
 def input_hash(data: Any) -> str:
@@ -70,6 +83,7 @@ class ResultCache:
                 if "duplicate column" not in str(exc):
                     raise
         self._db.execute(_OWNER_INDEX)
+        self._db.execute(_ASKERS)
 
     def get(self, model_id: str, prompt_version: str, data: Any) -> Any | None:
         """The stored value, or None on a miss (values are objects, never a bare ``null``)."""
@@ -120,11 +134,34 @@ class ResultCache:
             )
         return int(cur.rowcount)
 
-    def forget_owner(self, owner: str) -> int:
-        """Drop every result made from ``owner``'s data; returns the rows removed."""
+    def claim(self, owner: str, model_id: str, prompt_version: str, data: Any) -> None:
+        """Record that ``owner`` asked for this (shared) result, so that :meth:`forget_owner` drops it."""
         with self._lock:
-            cur = self._db.execute("DELETE FROM llm_results WHERE owner = ?", (owner,))
-        return int(cur.rowcount)
+            self._db.execute(
+                "INSERT OR IGNORE INTO llm_result_askers VALUES (?, ?, ?, ?)",
+                (owner, model_id, prompt_version, input_hash(data)),
+            )
+
+    def forget_owner(self, owner: str) -> int:
+        """Drop every result made from ``owner``'s data or claimed by them (with every claim on those
+        results: other askers get theirs made again); returns the results removed."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                keys = self._db.execute(
+                    "SELECT model_id, prompt_version, input_sha256 FROM llm_result_askers WHERE owner = ?",
+                    (owner,),
+                ).fetchall()
+                n = self._db.execute("DELETE FROM llm_results WHERE owner = ?", (owner,)).rowcount
+                for key in keys:
+                    where = "model_id = ? AND prompt_version = ? AND input_sha256 = ?"
+                    n += self._db.execute(f"DELETE FROM llm_results WHERE {where}", key).rowcount
+                    self._db.execute(f"DELETE FROM llm_result_askers WHERE {where}", key)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return int(n)
 
     def checkpoint(self) -> bool:
         """Fold the WAL into the file and truncate it, so forgotten answers are gone from both

@@ -11,6 +11,14 @@ Without an LLM (none configured, the kit model not installed, the server down) o
 answer fails the checks twice, the rule-based parser (:mod:`mediarec.rank.steer_rules`) answers
 and the result says so. Answers are cached by (model, prompt version, request, catalogue
 vocabulary, item duration) in the LLM result cache, and in memory for this process.
+
+A user's request is a trace of that user. A parse is shared by everyone who asks the very same words
+(a popular "only audio" is parsed once), and the cache records each user who asked for it
+(:meth:`ResultCache.claim`, once per user and parse in a process). Deleting a user removes every
+parse they asked for from the cache file (:meth:`ResultCache.forget_owner`: rows zeroed, WAL
+truncated), also when others asked the same (they get it parsed again), and from this process's
+memory (:meth:`SteerParser.forget`). Requests without a user (``ask=`` on similar items) are cached
+with no asker.
 """
 
 from __future__ import annotations
@@ -202,12 +210,19 @@ class SteerParser:
     def __init__(self, backend: LLMBackend | None = None, cache: ResultCache | None = None) -> None:
         self.backend = backend
         self.cache = cache
-        self._memo: OrderedDict[str, tuple[SteerQuery, str, str | None]] = OrderedDict()
+        # key -> (query, parser, note, users who asked: their claims are on disk, if it is cached there)
+        self._memo: OrderedDict[str, tuple[SteerQuery, str, str | None, set[str]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def parse(
-        self, ask: str, vocab: Vocabulary, ctx: Context | None = None, note: str | None = None
+        self,
+        ask: str,
+        vocab: Vocabulary,
+        ctx: Context | None = None,
+        note: str | None = None,
+        owner: str | None = None,
     ) -> ParsedAsk:
+        """``owner``: the user who asked, if any (recorded, so that deleting them forgets it)."""
         ctx = ctx or Context()
         text = check_ask(ask)
         started = time.perf_counter()
@@ -227,10 +242,11 @@ class SteerParser:
         if memo is None and self.cache is not None:
             stored = self.cache.get(model, PROMPT_VERSION, data)
             if isinstance(stored, dict):
-                memo = (SteerQuery.from_dict(stored), model, None)
+                memo = (SteerQuery.from_dict(stored), model, None, set())
         if memo is not None:
-            self._remember(key, memo)
-            q, parser, why = memo
+            q, parser, why, _ = memo
+            on_disk = parser != "rules"  # a rules fallback is remembered in memory only
+            self._remember(key, memo, owner, model if on_disk else None, data)
             return ParsedAsk(text, q, parser, cached=True, seconds=time.perf_counter() - started, note=why)
         try:
             result = generate(
@@ -252,20 +268,44 @@ class SteerParser:
             why = f"the LLM's answer was not used ({str(exc).splitlines()[0][:120]}): rules parsed it"
             # Remembered in this process only, so a repeat does not ask the model again; a later
             # process (a fixed server, another model) may.
-            self._remember(key, (q, "rules", why))
+            self._remember(key, (q, "rules", why, set()), owner)
             return ParsedAsk(text, q, "rules", seconds=time.perf_counter() - started, note=why)
         if self.cache is not None:
             self.cache.put(model, PROMPT_VERSION, data, q.to_dict(), result.usage)
-        self._remember(key, (q, model, None))
+        self._remember(key, (q, model, None, set()), owner, model, data)
         why = f"left out what the request does not say: {', '.join(dropped)}" if dropped else None
         return ParsedAsk(text, q, model, seconds=time.perf_counter() - started, note=why)
 
-    def _remember(self, key: str, value: tuple[SteerQuery, str, str | None]) -> None:
+    def forget(self, owner: str | None = None) -> int:
+        """Drop ``owner``'s parses from memory (everyone's when None: another process deleted
+        someone, and which user is not known here). The cache file is the deleter's job
+        (:func:`mediarec.users.forget_results` with ``owner``). Returns the entries dropped."""
         with self._lock:
+            gone = [k for k, v in self._memo.items() if owner is None or owner in v[3]]
+            for k in gone:
+                del self._memo[k]
+        return len(gone)
+
+    def _remember(
+        self,
+        key: str,
+        value: tuple[SteerQuery, str, str | None, set[str]],
+        owner: str | None,
+        model: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Keep ``value`` in memory as asked by ``owner``; with ``model`` and ``data`` (a parse
+        in the cache file), the owner's claim is recorded there too, once."""
+        with self._lock:
+            new = owner is not None and owner not in value[3]
+            if owner is not None:
+                value[3].add(owner)
             self._memo[key] = value
             self._memo.move_to_end(key)
             while len(self._memo) > _MEMO:
                 self._memo.popitem(last=False)
+        if new and owner is not None and self.cache is not None and model is not None:
+            self.cache.claim(owner, model, PROMPT_VERSION, data)
 
 
 def _problems(value: Any, vocab: Vocabulary, ctx: Context) -> list[str]:

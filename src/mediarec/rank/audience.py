@@ -29,7 +29,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -66,6 +67,9 @@ class Audiences:
     high: np.ndarray  # float per position: exclusive upper bound (inf in the first period)
     low: np.ndarray  # float per position: inclusive lower bound (inf: nobody left this period)
     period: np.ndarray  # int per position
+    # Per-snapshot work every request would otherwise redo, filled on first use (rank/audience.py,
+    # eligible): the new positions with and without content, their rows, their items' hash keys.
+    derived: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
 
 def taste_vector(
@@ -94,9 +98,21 @@ def centred(catalog: Catalog) -> np.ndarray:
     return out
 
 
-def _hash_unit(user: str, item: str, period: int) -> float:
-    digest = hashlib.sha256(f"{user}\x00{item}\x00{period}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") / 2.0**64
+def _key64(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+
+
+def _hash_units(user: str, item_keys: np.ndarray, periods: np.ndarray) -> np.ndarray:
+    """A uniform draw in [0, 1) per (user, item, period), the same in every process: the user's and
+    each item's 64-bit key (SHA-256) mixed with the period by splitmix64's finaliser, in one
+    vectorised pass (a SHA-256 per new item and request cost ~10 µs each: 10 ms per 1,000 new
+    items without content, on every request)."""
+    with np.errstate(over="ignore"):
+        x = item_keys ^ np.uint64(_key64(user)) ^ (periods.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) / 2.0**53
 
 
 def new_items(catalog: Catalog, viewers: np.ndarray, rule: AudienceRule, now: float) -> np.ndarray:
@@ -219,27 +235,33 @@ def eligible(
     new items they may be shown). ``content``: the centred vectors (default: made here)."""
     blocked = found.new.copy()
     matches: dict[int, float] = {}
-    if not found.new.any():
+    d = found.derived
+    if "new" not in d:  # once per batch of bands (a race computes the same arrays twice)
+        new = np.flatnonzero(found.new)
+        with_content = new[catalog.has_content[new]] if catalog.content is not None else new[:0]
+        d["hashed"] = new[~catalog.has_content[new]] if catalog.content is not None else new
+        d["hash_keys"] = np.asarray([_key64(str(catalog.item_ids[p])) for p in d["hashed"]], dtype=np.uint64)
+        d["with_content"] = with_content
+        d["new"] = new
+    if not len(d["new"]):
         return blocked, matches
-    taste = None
-    if catalog.content is not None:
+    if catalog.content is not None and len(d["with_content"]):
         content = centred(catalog) if content is None else content
         taste = taste_vector(content, catalog.has_content, history.items, history.weights)
-    new = np.flatnonzero(found.new)
-    if content is not None:
-        # Items with content: one product for all of them (a big catalogue has thousands of new items).
-        with_content = new[catalog.has_content[new]]
-        new = new[~catalog.has_content[new]]
-        if taste is not None and len(with_content):
-            m = content[with_content] @ taste
+        if taste is not None:
+            if "rows" not in d:  # the new items' centred vectors, gathered once
+                d["rows"] = np.ascontiguousarray(content[d["with_content"]])
+            with_content = d["with_content"]
+            # Items with content: one product for all of them (a big catalogue has thousands of new items).
+            m = d["rows"] @ taste
             inside = (found.low[with_content] <= m) & (m < found.high[with_content])
             blocked[with_content[inside]] = False
             matches = dict(zip(with_content[inside].tolist(), m[inside].astype(float).tolist(), strict=True))
-    for p in new.tolist():
+    hashed = d["hashed"]
+    if len(hashed):
         # No content to match: an untargeted audience of the same size, fixed per period.
-        k = int(max(now - catalog.since[p], 0.0) / DAY // rule.period_days)
-        if _hash_unit(user, str(catalog.item_ids[p]), k) < rule.share:
-            blocked[p] = False
+        periods = (np.maximum(now - catalog.since[hashed], 0.0) / DAY // rule.period_days).astype(np.int64)
+        blocked[hashed[_hash_units(user, d["hash_keys"], periods) < rule.share]] = False
     return blocked, matches
 
 
@@ -288,3 +310,91 @@ class AudienceCache:
             self._value = (all_tastes(store, catalog, weights, content), content)
             self._key, self._at = (id(catalog), newest), time.monotonic()
             return self._value
+
+
+# The bands move with the clock (an item's period, its place in the fresh window), new viewers and
+# new tastes. They are recomputed at most this often, on a background thread while requests keep
+# the previous bands (at a million items one computation takes seconds: a request paying it was
+# the p99 outlier of the 1 M run). A request whose clock is more than BANDS_MAX_LAG_SECONDS away
+# from the bands' computes them itself (a server idle that long, or a caller passing its own time).
+BANDS_REFRESH_SECONDS = 60.0
+BANDS_MAX_LAG_SECONDS = 600.0
+# ...and at most once per this many times their last computation's duration, so the background
+# refresh takes at most a tenth of a core (at a million items with thousands of new items, one
+# computation is ~30 s: the bands then lag the clock by up to ~5 minutes of their 7-day periods).
+BANDS_COST_FACTOR = 10.0
+
+
+Key = tuple[object, ...]
+Compute = Callable[[float], Audiences]
+
+
+class BandCache:
+    """The audiences of one (catalogue snapshot, model view, rule); a new one of those is
+    computed on the request (positions and viewers differ, nothing carries over)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._computing = threading.Lock()
+        self._key: Key | None = None
+        self._inputs: Key | None = None
+        self._value: Audiences | None = None
+        self._now = 0.0  # the request time the bands were computed for
+        self._at = 0.0  # monotonic time of that computation
+        self._cost = 0.0  # its duration
+        self._busy = False
+
+    def _usable(self, key: Key, now: float, wait: bool = True) -> bool:
+        # A request that must not wait takes bands of any age (refreshed meanwhile).
+        lag_ok = not wait or abs(now - self._now) <= BANDS_MAX_LAG_SECONDS
+        return self._value is not None and self._key == key and lag_ok
+
+    def get(self, key: Key, inputs: Key, now: float, compute: Compute, wait: bool = True) -> Audiences | None:
+        """``key``: what the bands' positions depend on; ``inputs``: what moves them (tastes,
+        viewers), refreshed in the background; ``compute(now)``: the bands at that time.
+        ``wait=False``: when no usable bands exist, they are computed in the background too and
+        None is returned meanwhile (the caller then holds every new item back)."""
+        with self._lock:
+            if self._usable(key, now, wait):
+                assert self._value is not None
+                interval = max(BANDS_REFRESH_SECONDS, BANDS_COST_FACTOR * self._cost)
+                stale = inputs != self._inputs or now - self._now >= interval
+                if stale and not self._busy and time.monotonic() - self._at >= interval:
+                    self._busy = True
+                    job = (key, inputs, now, compute)
+                    name = "mediarec-bands"
+                    threading.Thread(target=self._refresh, args=job, name=name, daemon=True).start()
+                return self._value
+            if not wait:
+                if not self._busy:
+                    self._busy = True
+                    first = (key, inputs, now, compute, True)
+                    name = "mediarec-bands"
+                    threading.Thread(target=self._refresh, args=first, name=name, daemon=True).start()
+                return None
+        with self._computing:
+            with self._lock:
+                if self._usable(key, now):
+                    assert self._value is not None
+                    return self._value  # computed by the request this one waited for
+            started = time.monotonic()
+            return self._store(key, inputs, now, compute(now), time.monotonic() - started)
+
+    def _store(self, key: Key, inputs: Key, now: float, value: Audiences, cost: float) -> Audiences:
+        with self._lock:
+            self._key, self._inputs, self._now, self._value = key, inputs, now, value
+            self._at, self._cost = time.monotonic(), cost
+        return value
+
+    def _refresh(self, key: Key, inputs: Key, now: float, compute: Compute, first: bool = False) -> None:
+        try:
+            with self._computing:
+                started = time.monotonic()
+                value = compute(now)
+                with self._lock:
+                    current = first or self._key == key
+                if current:  # not replaced by a new snapshot meanwhile
+                    self._store(key, inputs, now, value, time.monotonic() - started)
+        finally:
+            with self._lock:
+                self._busy = False

@@ -133,12 +133,16 @@ def fresh_source(
     now: float,
     fresh_days: float,
     by_time: tuple[np.ndarray, np.ndarray] | None = None,
+    window: np.ndarray | None = None,
 ) -> Source:
     """``by_time``: (every position sorted by ``created`` ascending, those times), as the catalogue
-    keeps per snapshot; with it only the items inside the window are looked at."""
-    if by_time is not None:
-        order, times = by_time
-        window = np.sort(order[int(np.searchsorted(times, now - fresh_days * DAY, side="left")) :])
+    keeps per snapshot; with it only the items inside the window are looked at. ``window``: those
+    positions already picked, in position order (:meth:`Catalog.fresh_window`)."""
+    if by_time is not None or window is not None:
+        if window is None:
+            assert by_time is not None
+            order, times = by_time
+            window = np.sort(order[int(np.searchsorted(times, now - fresh_days * DAY, side="left")) :])
         window = window[allowed[window]]
         age = (now - created[window]) / DAY
         pos, sc = top_allowed(-np.maximum(age, 0.0), np.ones(len(window), dtype=bool), n)

@@ -82,6 +82,11 @@ class FoldIn:
         self._lock = threading.Lock()
 
     @property
+    def vector_supported(self) -> bool:
+        """Whether :meth:`vector` gives user factors (ALS)."""
+        return self._als
+
+    @property
     def supported(self) -> bool:
         return self._als or isinstance(getattr(self.model, "similarity", None), sp.spmatrix | sp.sparray)
 
@@ -96,13 +101,7 @@ class FoldIn:
         if not len(items):
             return None
         if self._als:
-            vector = self._cached(user, stamp)
-            if vector is None:
-                p: Any = model.params
-                factors: np.ndarray = model.item_factors  # type: ignore[attr-defined]
-                assert self._yty is not None
-                vector = als_fold_in(factors, self._yty, items, weights, p.regularization, p.alpha)
-                self._remember(user, stamp, vector)
+            vector = self._folded(user, items, weights, stamp)
             scores = model.item_factors @ vector  # type: ignore[attr-defined]
             return FoldedScores(np.asarray(scores, dtype=np.float32), True)
         similarity = getattr(model, "similarity", None)
@@ -115,6 +114,34 @@ class FoldIn:
         if row is not None:  # the trained row is stale, but it is the best this model can do
             return FoldedScores(np.asarray(model._score(np.asarray([row]))[0], dtype=np.float32), False)
         return None
+
+    def vector(
+        self, user: str, row: int | None, items: np.ndarray, weights: np.ndarray, stamp: tuple[int, int]
+    ) -> tuple[np.ndarray, bool] | None:
+        """ALS only: the user's factors and whether they were folded in, on the same rule as
+        :meth:`scores` (whose scores are ``item_factors @ vector``); None for other models, or
+        without a row and without positive items."""
+        model = self.model
+        if not self._als:
+            return None
+        assert model.seen is not None
+        if row is not None and _same_row(model.seen, row, items, weights):
+            return np.asarray(model.user_factors[row], dtype=np.float32), False  # type: ignore[attr-defined]
+        if not len(items):
+            return None
+        return self._folded(user, items, weights, stamp), True
+
+    def _folded(
+        self, user: str, items: np.ndarray, weights: np.ndarray, stamp: tuple[int, int]
+    ) -> np.ndarray:
+        vector = self._cached(user, stamp)
+        if vector is None:
+            p: Any = self.model.params
+            factors: np.ndarray = self.model.item_factors  # type: ignore[attr-defined]
+            assert self._yty is not None
+            vector = als_fold_in(factors, self._yty, items, weights, p.regularization, p.alpha)
+            self._remember(user, stamp, vector)
+        return vector
 
     def _cached(self, user: str, stamp: tuple[int, int]) -> np.ndarray | None:
         with self._lock:

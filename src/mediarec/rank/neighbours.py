@@ -10,10 +10,17 @@ threshold one matrix product is faster than the index and exact, so small catalo
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 # Up to this many vectors, a dense product per query batch is cheap (20,000 × 384 floats is
 # ~8 M multiply-adds per seed; ~15 ms for 20 seeds) and exact; above it the index is built. Measured by
@@ -67,6 +74,35 @@ class VectorIndex:
             index.add(self.keys, np.ascontiguousarray(vectors[self.keys], dtype=np.float32), threads=threads)
             self._index = index
 
+    @classmethod
+    def saved(cls, vectors: np.ndarray, present: np.ndarray, path: Path, threads: int = 0) -> VectorIndex:
+        """The index of these vectors, memory-mapped from ``path`` when a process saved it there
+        for the same catalogue snapshot (``path`` names the snapshot), else built and saved there.
+        Building takes minutes at a million vectors, so each serving process of a home (and each
+        restart) would otherwise pay it before its first request."""
+        present = np.asarray(present, dtype=bool)
+        keys = np.flatnonzero(present)
+        if len(keys) <= EXACT_MAX_ITEMS:
+            return cls(vectors, present, exact_max=EXACT_MAX_ITEMS)
+        index = _open(path, vectors, keys)
+        if index is not None:
+            made = cls(vectors, present, exact_max=len(keys))  # exact: nothing built
+            made._index = index
+            return made
+        made = cls(vectors, present, exact_max=EXACT_MAX_ITEMS, threads=threads)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+            assert made._index is not None
+            made._index.save(str(tmp))
+            os.replace(tmp, path)
+            for old in path.parent.glob(f"{path.name.split('-')[0]}-*.usearch"):
+                if old != path:  # an older snapshot's (a process mapping it keeps its pages)
+                    old.unlink(missing_ok=True)
+        except OSError as err:
+            log.warning("content index not saved in %s: %s", path.parent, err)
+        return made
+
     @property
     def exact(self) -> bool:
         """True when searches scan every vector (small catalogues)."""
@@ -111,3 +147,68 @@ class VectorIndex:
         positions[:, : order.shape[1]] = np.where(ok, chosen, -1)
         scores[:, : order.shape[1]] = np.where(ok, chosen_scores, -np.inf)
         return Neighbours(positions, scores)
+
+
+def _open(path: Path, vectors: np.ndarray, keys: np.ndarray) -> Any:
+    """The saved index at ``path`` if it holds exactly ``keys`` with these vectors (a sample of
+    them is compared), else None."""
+    if not path.is_file():
+        return None
+    from usearch.index import Index
+
+    try:
+        index = Index.restore(str(path), view=True)
+    except Exception as err:  # a damaged or foreign file is rebuilt, not fatal
+        log.warning("content index %s unreadable (%s); rebuilding", path, err)
+        return None
+    if index is None or index.ndim != vectors.shape[1] or len(index) != len(keys):
+        return None
+    sample = keys[np.random.default_rng(0).choice(len(keys), min(32, len(keys)), replace=False)]
+    if not all(k in index for k in sample.tolist()):
+        return None
+    stored = np.asarray(index.get(sample), dtype=np.float32).reshape(len(sample), -1)
+    norms = np.linalg.norm(stored, axis=1) * np.linalg.norm(vectors[sample], axis=1)
+    cos = (stored * vectors[sample]).sum(axis=1) / np.maximum(norms, 1e-12)
+    if not bool((cos > 0.98).all()):  # int8 codes of the same unit vectors agree to ~0.999
+        return None
+    # Beam width and threads of this process, not of the one that saved it.
+    setattr(index, "expansion_search", EXPANSION_SEARCH)  # noqa: B010
+    return index
+
+
+class LazyIndex:
+    """A :class:`VectorIndex` wanted by some requests only (the model-space neighbours of users
+    whose items have no content vectors): exact at once when small; when big, mapped from ``path``
+    if a process saved it there, else built on one background thread (a request that built it
+    waited 156 s at a million items) and saved there. None until ready: callers take the exact
+    product meanwhile."""
+
+    def __init__(self, vectors: np.ndarray, present: np.ndarray, path: Path) -> None:
+        self._vectors, self._present, self._path = vectors, np.asarray(present, dtype=bool), path
+        self._lock = threading.Lock()
+        self._ready: VectorIndex | None = None
+        self._started = False
+
+    def get(self) -> VectorIndex | None:
+        with self._lock:
+            if self._ready is not None or self._started:
+                return self._ready
+            self._started = True
+        keys = np.flatnonzero(self._present)
+        if len(keys) <= EXACT_MAX_ITEMS:
+            made = VectorIndex(self._vectors, self._present, exact_max=EXACT_MAX_ITEMS)
+        else:
+            opened = _open(self._path, self._vectors, keys)
+            if opened is None:
+                threading.Thread(target=self._build, name="mediarec-model-index", daemon=True).start()
+                return None
+            made = VectorIndex(self._vectors, self._present, exact_max=len(keys))
+            made._index = opened
+        with self._lock:
+            self._ready = made
+        return made
+
+    def _build(self) -> None:
+        built = VectorIndex.saved(self._vectors, self._present, self._path, threads=1)
+        with self._lock:
+            self._ready = built

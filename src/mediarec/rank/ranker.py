@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mediarec.interactions import InteractionWeights
-from mediarec.rank.audience import AudienceCache, AudienceRule, Audiences, audiences, eligible
+from mediarec.rank.audience import AudienceCache, AudienceRule, BandCache, audiences, eligible, new_items
 from mediarec.rank.blend import blend
 from mediarec.rank.candidates import (
     Source,
@@ -30,7 +30,8 @@ from mediarec.rank.candidates import (
     top_allowed,
     trending_source,
 )
-from mediarec.rank.catalog import Catalog, CatalogCache
+from mediarec.rank.catalog import BACKGROUND_RELOAD_ITEMS, Catalog, CatalogCache
+from mediarec.rank.cf_index import IndexedCF, LazyFactorIndex, wants_index
 from mediarec.rank.diversity import Caps, mmr
 from mediarec.rank.explain import ExplainContext, explain, popular_reason, removed_tags, user_interests
 from mediarec.rank.explore import explore_rng, explore_slots
@@ -38,7 +39,7 @@ from mediarec.rank.filters import allowed_mask
 from mediarec.rank.foldin import FoldIn
 from mediarec.rank.freshness import freshness_bonus
 from mediarec.rank.history import UserHistory, load_history
-from mediarec.rank.neighbours import BUILD_LOCK, VectorIndex
+from mediarec.rank.neighbours import BUILD_LOCK, LazyIndex, VectorIndex
 from mediarec.rank.options import SOURCES, RankOptions
 from mediarec.rank.records import FALLBACK_POPULARITY, RankResult, Reason, Recommendation
 from mediarec.rank.steer import Steering
@@ -72,16 +73,25 @@ class ModelView:
     sparse_unit: sp.csr_matrix | None  # unit item vectors in model order (sparse models)
     viewers: np.ndarray  # training viewers per catalogue position
     seen_csc: sp.csc_matrix | None = None  # the training matrix by item: who engaged with what
+    # ALS on a big catalogue: CF candidates from an inner-product index (rank/cf_index.py)
+    factor_index: LazyFactorIndex | None = None
 
     @cached_property
-    def index(self) -> VectorIndex | None:
-        """Neighbours among ``vectors`` (an HNSW index when big), built on first use: most requests
-        find neighbours in content space and never need the model's."""
+    def _index(self) -> LazyIndex | None:
         with BUILD_LOCK:
-            built = self.__dict__.get("index")  # a concurrent first use may have built it meanwhile
-            if built is None and self.vectors is not None:
-                built = VectorIndex(self.vectors, self.model_of_cat >= 0)
-            return built
+            made = self.__dict__.get("_index")  # a concurrent first use may have made it meanwhile
+            if made is None and self.vectors is not None:
+                path = self.ref.path / "model-vectors.usearch"
+                made = LazyIndex(self.vectors, self.model_of_cat >= 0, path)
+            return made
+
+    @property
+    def index(self) -> VectorIndex | None:
+        """Neighbours among ``vectors`` (an HNSW index when big), made on first use: most requests
+        find neighbours in content space and never need the model's. A big one is built in the
+        background (rank/neighbours.py, LazyIndex): None until then, and callers search exactly."""
+        lazy = self._index
+        return lazy.get() if lazy is not None else None
 
 
 def _view(ref: ModelRef, catalog: Catalog) -> ModelView:
@@ -105,17 +115,23 @@ def _view(ref: ModelRef, catalog: Catalog) -> ModelView:
     viewers = np.zeros(len(catalog), dtype=np.float32)
     viewers[cat_of_model[ok]] = ref.popularity[ok]
     seen = model.seen.tocsc() if model.seen is not None else None
-    return ModelView(ref, FoldIn(model), model_of_cat, cat_of_model, vectors, sparse_unit, viewers, seen)
+    fold = FoldIn(model)
+    factors = getattr(model, "item_factors", None)
+    lazy = None
+    if fold.vector_supported and isinstance(factors, np.ndarray) and wants_index(factors):
+        lazy = LazyFactorIndex(ref.path, factors)
+        lazy.get()  # opened now, or its build started: requests use the exact product until then
+    return ModelView(ref, fold, model_of_cat, cat_of_model, vectors, sparse_unit, viewers, seen, lazy)
 
 
 class Ranker:
-    def __init__(self) -> None:
-        self.catalogs = CatalogCache()
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self.catalogs = CatalogCache(cache_dir=cache_dir)
         self.trending = TrendingCache()
         self.audience = AudienceCache()
         self._views: dict[tuple[Path, int], ModelView] = {}
         self._lock = threading.Lock()
-        self._audiences: tuple[tuple[int, ...], Audiences] | None = None
+        self.bands = BandCache()
 
     @staticmethod
     def content_index(catalog: Catalog) -> VectorIndex | None:
@@ -252,10 +268,14 @@ class Ranker:
     @staticmethod
     def _cf_scores(
         view: ModelView, user: str, history: UserHistory, n_cat: int
-    ) -> tuple[np.ndarray | None, bool]:
+    ) -> tuple[np.ndarray | IndexedCF | None, bool]:
         model_pos = view.model_of_cat[history.items] if len(history.items) else history.items
         known = model_pos >= 0
         row = view.ref.user_index.get(user)
+        index = view.factor_index.get() if view.factor_index is not None else None
+        if index is not None:
+            vec = view.fold.vector(user, row, model_pos[known], history.weights[known], history.stamp)
+            return (None, False) if vec is None else (IndexedCF(index, vec[0], view.cat_of_model), vec[1])
         found = view.fold.scores(user, row, model_pos[known], history.weights[known], history.stamp)
         if found is None:
             return None, False
@@ -270,14 +290,19 @@ class Ranker:
         view: ModelView,
         history: UserHistory,
         allowed: np.ndarray,
-        cf: np.ndarray | None,
+        cf: np.ndarray | IndexedCF | None,
         trending: Trending,
         o: RankOptions,
         now: float,
         content_index: VectorIndex | None = None,
     ) -> tuple[list[Source], np.ndarray | None, str]:
         sources: list[Source] = []
-        if cf is not None and o.weight_cf > 0:
+        if isinstance(cf, IndexedCF) and o.weight_cf > 0:
+            found = cf.source(allowed, o.candidates, len(history.seen))
+            if found is None:  # too few allowed items among the index's: the exact product
+                found = cf_source(cf.full(len(catalog)), allowed, o.candidates)
+            sources.append(found)
+        elif isinstance(cf, np.ndarray) and o.weight_cf > 0:
             sources.append(cf_source(cf, allowed, o.candidates))
         recent = history.recent[: o.recent_items]
         content_vectors, space, index = None, "", None
@@ -287,14 +312,23 @@ class Ranker:
         elif view.vectors is not None:
             # No content vectors for this user's items: neighbours in the model's item space.
             content_vectors, space = view.vectors, view.ref.model.name
-            has, index = view.model_of_cat >= 0, view.index
+            # The model-space index only for a user with recent items to seed it (at a million items
+            # a user with none started its build for nothing).
+            has, index = view.model_of_cat >= 0, (view.index if len(recent) else None)
         if content_vectors is not None and o.weight_content > 0 and len(recent):
             sources.append(content_source(content_vectors, has, recent, allowed, o.candidates, space, index))
         if o.weight_trending > 0:
             sources.append(trending_source(trending, allowed, o.candidates))
         if o.weight_fresh > 0:
             sources.append(
-                fresh_source(catalog.since, allowed, o.candidates, now, o.fresh_days, catalog.by_time)
+                fresh_source(
+                    catalog.since,
+                    allowed,
+                    o.candidates,
+                    now,
+                    o.fresh_days,
+                    window=catalog.fresh_window(now - o.fresh_days * DAY),
+                )
             )
         return sources, content_vectors, space
 
@@ -330,8 +364,7 @@ class Ranker:
         if o.explore_epsilon <= 0 or not ranked:
             return set()
         # The new items are a suffix of the snapshot's time order: no pass over the whole catalogue.
-        order, times = catalog.by_time
-        new = np.sort(order[int(np.searchsorted(times, now - o.fresh_days * DAY, side="left")) :])
+        new = catalog.fresh_window(now - o.fresh_days * DAY)
         pool = new[allowed[new] & (view.viewers[new] < o.explore_max_viewers)]
         slots = explore_slots(ranked, pool, n, o.explore_epsilon, explore_rng(o.seed, user))
         for slot, pos in sorted(slots):
@@ -368,16 +401,22 @@ class Ranker:
             found = audiences(np.zeros((0, 0)), catalog, viewers, rule, now)
             return eligible(found, catalog, history, user, rule, now)
         tastes, content = self.audience.tastes(store, catalog, weights)
-        # The bands rank every user for every new item: computed once per batch of tastes, trending
-        # figures and minute (a period edge moves by at most that), not once per request.
-        key = (id(tastes), id(catalog), id(view), id(live_viewers), int(now // 60), hash(rule))
-        cached = self._audiences
-        if cached is not None and cached[0] == key:
-            found = cached[1]
-        else:
-            found = audiences(tastes, catalog, viewers, rule, now, content)
-            self._audiences = (key, found)
-        return eligible(found, catalog, history, user, rule, now, content)
+        # The bands rank every user for every new item: computed for a new snapshot, model view or
+        # rule, then refreshed in the background for new tastes, trending figures and the clock
+        # (rank/audience.py, BandCache), not once per request.
+        # A big catalogue's first bands are computed in the background as well (seconds to minutes at
+        # a million items); until they exist every new item is held back: shown to nobody rather than
+        # to everybody.
+        bands = self.bands.get(
+            (id(catalog), id(view), hash(rule)),
+            (id(tastes), id(live_viewers)),
+            now,
+            lambda at: audiences(tastes, catalog, viewers, rule, at, content),
+            wait=len(catalog) <= BACKGROUND_RELOAD_ITEMS,
+        )
+        if bands is None:
+            return new_items(catalog, viewers, rule, now), {}
+        return eligible(bands, catalog, history, user, rule, now, content)
 
     @staticmethod
     def _coviewers(view: ModelView, history: UserHistory, ranked: list[int], user: str) -> dict[int, int]:

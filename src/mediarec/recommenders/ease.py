@@ -65,10 +65,34 @@ def ease_weights(matrix: sp.csr_matrix, l2: float, binary: bool) -> np.ndarray:
         x.data[:] = 1.0
     gram = np.asarray((x.T @ x).todense(), dtype=np.float64)
     gram[np.diag_indices_from(gram)] += l2
-    p = np.linalg.inv(gram)
-    b = -p / np.diag(p)[None, :]
-    np.fill_diagonal(b, 0.0)
-    return b.astype(np.float32)
+    # With l2 > 0 the Gram matrix is positive definite: Cholesky. l2 <= 0 keeps the general inverse.
+    p = _spd_inverse(gram) if l2 > 0 else np.linalg.inv(gram)
+    p /= -np.diag(p).copy()[None, :]  # B = I - P·diag(1/diag(P)), off the diagonal
+    np.fill_diagonal(p, 0.0)
+    return p.astype(np.float32)
+
+
+def _spd_inverse(gram: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric positive definite matrix by Cholesky (LAPACK potrf + potri),
+    in ``gram``'s memory. About 3/8 of the floating-point work of the LU solve against I that
+    np.linalg.inv does, which is most of an EASE fit (9,742 items: the tuner fits several)."""
+    from scipy.linalg import lapack
+
+    factor, info = lapack.dpotrf(gram, lower=False, clean=False, overwrite_a=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"EASE: the Gram matrix is not positive definite (potrf info {info})")
+    p, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"EASE: the Gram matrix is singular (LAPACK potri info {info})")
+    # potri fills the upper triangle only; mirror it down, a block of rows at a time (no copy).
+    n = len(p)
+    for start in range(0, n, 1024):
+        stop = min(n, start + 1024)
+        p[start:stop, :start] = p[:start, start:stop].T
+        block = p[start:stop, start:stop]
+        lower = np.tril_indices(stop - start, -1)
+        block[lower] = block.T[lower]
+    return p
 
 
 def ease_scores(seen: sp.csr_matrix, users: np.ndarray, binary: bool, weights: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ The defaults were chosen on a validation split carved from the ML-1M training fo
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -123,6 +124,14 @@ class HybridRecommender(Recommender):
         # fitted cores and content kernels are kept here by their options and reused, so a trial
         # that only changes the content knobs costs no new core fit. Never saved with the model.
         self.core_cache: dict[tuple[object, ...], object] | None = None
+        # Also for the tuner, which scores a few hundred users per fit: with a matrix core and most
+        # items borrowing (shrinkage > 0), blend at scoring time (kernel · the user's scores, cheap
+        # for few users) instead of materialising kernel · R over items² (14 s at 9,742 items).
+        # Same scores; such a model cannot be saved. Never set for a model that serves.
+        self.borrow_at_score = False
+        self._lazy_kernel: sp.csr_matrix | None = None
+        self._lazy_keep: np.ndarray | None = None  # per item: keep, for the first core; None = blended
+        self._lazy_keep2: np.ndarray | None = None  # the same for core2
 
     def _fit(self, interactions: Interactions) -> None:
         assert self.fit_features is not None
@@ -158,7 +167,15 @@ class HybridRecommender(Recommender):
         denom = counts + p.shrinkage
         keep = np.where(denom > 0, counts / np.where(denom > 0, denom, 1.0), 0.0)
         keep[~has_content] = 1.0  # no content neighbours: nothing to borrow, keep what CF learned
-        self.item_repr = self._blend(own, keep, borrowed_of, ("borrowed", core_key(p), kernel_key))
+        lazy = (
+            self.borrow_at_score and p.borrow == "knn" and 2 * int(np.count_nonzero(keep < 1.0)) > n
+        )
+        self._lazy_kernel = kernel if lazy else None
+        self._lazy_keep = self._lazy_keep2 = None
+        if lazy and core in MATRIX_CORES:
+            self.item_repr, self._lazy_keep = own, keep.astype(np.float32)  # read only, never written
+        else:
+            self.item_repr = self._blend(own, keep, borrowed_of, ("borrowed", core_key(p), kernel_key))
         weight = p.content_weight + p.cold_content_weight * (1.0 - keep)
         self.item_content_weight = weight.astype(np.float32)
         self.item_repr2 = np.zeros((0, 0), dtype=np.float32)
@@ -171,13 +188,18 @@ class HybridRecommender(Recommender):
         if p.core2:
             p2 = dataclasses.replace(p, core=p.core2)
             own2, self.user_factors2 = self._cached(core_key(p2), lambda: fit_core(interactions, p2))
-            self.item_repr2 = self._blend(own2, keep, borrowed_of, ("borrowed", core_key(p2), kernel_key))
+            if lazy and p2.core in MATRIX_CORES:
+                self.item_repr2, self._lazy_keep2 = own2, keep.astype(np.float32)
+            else:
+                key2 = ("borrowed", core_key(p2), kernel_key)
+                self.item_repr2 = self._blend(own2, keep, borrowed_of, key2)
             # The second core's scores brought to the first's spread, measured on (up to) 256
             # users with events: raw scales differ by orders of magnitude between cores.
             users = np.flatnonzero(np.diff(interactions.matrix.tocsr().indptr) > 0)[:256]
             if len(users):
-                s1 = float(np.std(self._cf(users, p.core, self.item_repr, self.user_factors)))
-                s2 = float(np.std(self._cf(users, p.core2, self.item_repr2, self.user_factors2)))
+                first = self._cf(users, p.core, self.item_repr, self.user_factors, self._lazy_keep)
+                second = self._cf(users, p.core2, self.item_repr2, self.user_factors2, self._lazy_keep2)
+                s1, s2 = float(np.std(first)), float(np.std(second))
                 self.core2_scale = s1 / s2 if s2 > 0 else 0.0
 
     def _blend(
@@ -190,17 +212,24 @@ class HybridRecommender(Recommender):
         """keep · own + (1 - keep) · borrowed, computing borrowed only for the rows that use it:
         with an items × items core, borrowing every row is a (sparse items × items) · (dense items ×
         items) product, by far the costliest step, while only items with few events need it."""
-        out = np.array(own, dtype=np.float32, copy=True)
         need = np.flatnonzero(keep < 1.0)
         if not len(need):
-            return out
+            return np.array(own, dtype=np.float32, copy=True)
         if 2 * len(need) > len(own):
             # Most rows borrow (shrinkage > 0): all of them, kept for trials that change only
-            # the content knobs or the shrinkage.
+            # the content knobs or the shrinkage. Blended whole-array (no row gathers: three
+            # passes over items² floats instead of seven); rows with keep 1 stay exactly own.
             every = np.arange(len(own))
-            borrowed = self._cached(key, lambda: borrowed_of(own, every))[need]
-        else:
-            borrowed = borrowed_of(own, need)
+            borrowed_all = self._cached(key, lambda: borrowed_of(own, every))
+            k_all = keep[:, None].astype(np.float32)
+            out = np.multiply(own, k_all, dtype=np.float32)
+            out += borrowed_all * (1.0 - k_all)
+            return out
+        # Few rows (shrinkage 0: the items without events). Still a sparse × dense product over
+        # the whole catalogue per row, seconds at 9,742 items: kept too, keyed by the rows.
+        rows_key = (*key, "rows", hashlib.sha1(need.tobytes()).hexdigest())
+        borrowed = self._cached(rows_key, lambda: borrowed_of(own, need))
+        out = np.array(own, dtype=np.float32, copy=True)
         k = keep[need, None].astype(np.float32)
         out[need] = k * out[need] + (1.0 - k) * borrowed
         return out
@@ -212,24 +241,47 @@ class HybridRecommender(Recommender):
             self.core_cache[key] = make()
         return self.core_cache[key]  # type: ignore[return-value]
 
-    def _cf(self, users: np.ndarray, core: str, repr_: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    def _cf(
+        self,
+        users: np.ndarray,
+        core: str,
+        repr_: np.ndarray,
+        factors: np.ndarray,
+        lazy_keep: np.ndarray | None = None,
+    ) -> np.ndarray:
         if core in MATRIX_CORES:
             # EASE was fitted on who-consumed-what; item-kNN scores the weighted row, as ItemKNN does.
-            return ease_scores(self._check_fitted(), users, core == "ease", repr_.T)
+            own = ease_scores(self._check_fitted(), users, core == "ease", repr_.T)
+            if lazy_keep is None or self._lazy_kernel is None:
+                return own
+            # Blend at scoring time: item j's borrowed score is the kernel-weighted mean of its
+            # neighbours' own scores (kernel · R, applied to the user's side of the product).
+            borrowed = np.asarray((self._lazy_kernel @ own.T).T, dtype=np.float32)
+            return own * lazy_keep[None, :] + borrowed * (1.0 - lazy_keep)[None, :]
         return np.asarray(factors[users] @ repr_.T, dtype=np.float32)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
-        cf = self._cf(users, self.params.core, self.item_repr, self.user_factors)
+        cf = self._cf(users, self.params.core, self.item_repr, self.user_factors, self._lazy_keep)
         if self.params.core2 and self.item_repr2.size:
             weight = self.params.core2_weight * self.core2_scale
-            cf = cf + weight * self._cf(users, self.params.core2, self.item_repr2, self.user_factors2)
+            cf = cf + weight * self._cf(
+                users, self.params.core2, self.item_repr2, self.user_factors2, self._lazy_keep2
+            )
         content = self.user_profiles[users] @ self.item_unit.T
         return np.asarray(cf + self.item_content_weight * content, dtype=np.float32)
 
     def item_vectors(self) -> np.ndarray:
+        self._refuse_lazy("give item vectors")
         return self.item_repr
 
+    def _refuse_lazy(self, what: str) -> None:
+        if self._lazy_keep is not None or self._lazy_keep2 is not None:
+            raise RuntimeError(
+                f"this hybrid was fitted with borrow_at_score (the tuner's scoring only); it cannot {what}"
+            )
+
     def _arrays(self) -> dict[str, np.ndarray]:
+        self._refuse_lazy("be saved")
         return {
             "item_unit": self.item_unit,
             "user_profiles": self.user_profiles,

@@ -11,6 +11,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,15 +33,23 @@ def versions(home: str | Path, name: str, *, root: str | Path | None = None) -> 
 
 
 def save(
-    model: Recommender, home: str | Path, name: str | None = None, *, root: str | Path | None = None
+    model: Recommender,
+    home: str | Path,
+    name: str | None = None,
+    *,
+    root: str | Path | None = None,
+    extras: Callable[[Path], object] | None = None,
 ) -> Path:
-    """Store a fitted model as the next version of ``name`` (default: the model's own name)."""
+    """Store a fitted model as the next version of ``name`` (default: the model's own name).
+    ``extras`` writes derived files (an index) into the version's folder before it is published."""
     folder = models_root(home, root) / (name or model.name)
     folder.mkdir(parents=True, exist_ok=True)
     existing = versions(home, name or model.name, root=root)
     version = int(existing[-1].name) + 1 if existing else 1
     tmp = folder / f".tmp-{uuid.uuid4().hex}"
     model.save(tmp)
+    if extras is not None:
+        extras(tmp)
     # Renaming a folder onto an existing non-empty one fails, so two trainers (on two machines
     # sharing models_dir, say) that picked the same number never overwrite each other: the later
     # one takes the next free number.
@@ -165,6 +174,8 @@ def scrub_users(folder: str | Path, users: set[str]) -> bool:
     tmp.mkdir()
     np.savez(tmp / "arrays.npz", **arrays)
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+    for extra in folder.glob("*.usearch"):  # item-side indexes: users' rows are not in them
+        shutil.copy2(extra, tmp / extra.name)
     old = folder.parent / f".old-{uuid.uuid4().hex}"
     os.rename(folder, old)
     os.rename(tmp, folder)

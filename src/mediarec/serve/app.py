@@ -35,7 +35,7 @@ from mediarec.serve.auth import AttemptLimiter, keys_match, resolve_api_key
 from mediarec.serve.dashboard import install_dashboard
 from mediarec.serve.dashboard_auth import is_loopback
 from mediarec.serve.errors import MAX_BODY_BYTES, BodyLimit, CatchAll, install_error_handlers
-from mediarec.serve.hits import HitPath
+from mediarec.serve.hits import HitPath, answer_body
 from mediarec.serve.models import (
     DeletedUserOut,
     ErrorOut,
@@ -192,6 +192,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.engine = engine
+    engine.freeze_gc = True  # long-lived: its loaded state leaves the GC's full passes (engine.py)
     app.state.writer = writer
     app.state.api_key = api_key
     app.state.api_key_hint = hint
@@ -370,17 +371,7 @@ def create_app(
         )
         if entry.body is None:
             # Serialised once per computed list and reused by every hit (the key holds user and model).
-            result = entry.result
-            out = RecommendationsOut(
-                user_id=user_id,
-                model=name,
-                fallback=result.fallback,
-                folded_in=result.folded_in,
-                model_version=result.model_version,
-                items=_recs(result.items),  # type: ignore[arg-type]  # validated into the models here
-                steering=None,
-            )
-            entry.body = out.model_dump_json().encode()
+            entry.body = answer_body(user_id, name, entry.result)
         # X-Mediarec-Cache says whether the list was ranked for this request or served again.
         return Response(entry.body, media_type="application/json", headers={CACHE_HEADER: _hit(hit)})
 

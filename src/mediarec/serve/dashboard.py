@@ -23,6 +23,7 @@ from mediarec import limits
 from mediarec.engine import MediaRec
 from mediarec.records import ITEM_KINDS
 from mediarec.serve import dashboard_pages as pages
+from mediarec.serve import dashboard_steer as steer_pages
 from mediarec.serve.auth import keys_match
 from mediarec.serve.dashboard_auth import COOKIE, CSRF_HEADER, Access, safe_next
 from mediarec.serve.dashboard_queries import recent_users
@@ -143,14 +144,19 @@ def _router(engine: MediaRec, access: Access, app: FastAPI) -> APIRouter:
         return render(request, "catalogue.html", csrf, kinds=ITEM_KINDS, **pages.catalogue(engine, query))
 
     @router.get("/ui/items/{item_id:path}")
-    def item(request: Request, item_id: str, t: float | None = None) -> Response:
+    def item(request: Request, item_id: str, t: str = "", ask: str = "") -> Response:
         csrf = gate(request)
         if isinstance(csrf, Response):
             return csrf
-        found = pages.item_page(engine, item_id, t)
+        found = pages.item_page(engine, item_id, None)
         if found is None:
             return not_found(request, csrf, f"There is no item {item_id!r} in the catalogue.")
-        return render(request, "item.html", csrf, **found)
+        # ?t= is validated here (a bad one is ignored with a note, never an error page).
+        found["start_at"], t_note = steer_pages.start_time(t, found["item"].duration)
+        steered = steer_pages.steered_similar(engine, item_id, ask) if ask.strip() else None
+        status = 422 if steered and steered["error"] else 200
+        return render(request, "item.html", csrf, status, t_note=t_note, ask=ask, steered=steered,
+                      ask_max=steer_pages.MAX_ASK_CHARS, **found)
 
     @router.get("/ui/users")
     def users(request: Request, user: str = "") -> Response:
@@ -162,11 +168,17 @@ def _router(engine: MediaRec, access: Access, app: FastAPI) -> APIRouter:
         return render(request, "users.html", csrf, users=recent_users(engine.store))
 
     @router.get("/ui/users/{user_id:path}")
-    def user(request: Request, user_id: str) -> Response:
+    def user(request: Request, user_id: str, ask: str = "", moments: str = "") -> Response:
         csrf = gate(request)
         if isinstance(csrf, Response):
             return csrf
-        return render(request, "user.html", csrf, **pages.user_page(engine, user_id))
+        found = pages.user_page(engine, user_id)
+        exists = found["exists"]
+        steered = steer_pages.steered_recs(engine, user_id, ask) if exists and ask.strip() else None
+        shown = steer_pages.moments(engine, user_id, bool(moments)) if exists else None
+        status = 422 if steered and steered["error"] else 200
+        return render(request, "user.html", csrf, status, ask=ask, steered=steered, moments=shown,
+                      ask_max=steer_pages.MAX_ASK_CHARS, **found)
 
     @router.get("/ui/ingest")
     def ingest(request: Request) -> Response:

@@ -295,13 +295,13 @@ def _rec_rows(recs: list[Recommendation]) -> list[dict[str, Any]]:
 def _reason(item_id: str, kind: str, text: str, evidence: dict[str, Any]) -> dict[str, Any]:
     """A reason with the links its evidence supports: a moment plays from its start, the item a
     "because you watched" names opens, a tag's evidence lines seek into the recommended item."""
-    start = _number(evidence.get("start"))
+    start = _at(evidence.get("start"))
     anchor = evidence.get("item_id")
     page = f"/ui/items/{quote(item_id, safe='')}"
     play = {"href": f"{page}?t={start:g}", "clock": clock(start)} if start is not None else None
     lines = _evidence(evidence.get("item_evidence") or evidence.get("evidence"))[:3]
     for ev in lines:
-        ev["href"] = f"{page}?t={ev['start']:g}" if ev["start"] is not None else None
+        ev["href"] = f"{page}?t={ev['start']:g}" if _at(ev["start"]) is not None else None
     sources = [
         {"id": str(ref["item_id"]), "title": str(ref.get("title") or ref["item_id"])}
         for ref in evidence.get("from_items") or []
@@ -315,6 +315,13 @@ def _reason(item_id: str, kind: str, text: str, evidence: dict[str, Any]) -> dic
         "sources": sources,
         "evidence": [ev for ev in lines if ev["text"]],
     }
+
+
+def _at(value: Any) -> float | None:
+    """A time in the media a link may start at: a finite number of seconds, not negative. A reason
+    without one links nowhere (true, or silent)."""
+    found = _number(value)
+    return found if found is not None and found >= 0 else None
 
 
 # Media types that Python's table lacks or spells differently from what browsers play.
