@@ -130,3 +130,18 @@ def test_soft_part_moves_items_towards_the_text(steer_engine: MediaRec) -> None:
     assert s.shift[science].min() > s.shift[~science].max()
     none = prepare(SteerQuery(towards=("science",)), catalog, facts, time.time(), None)
     assert none.shift is None and "not applied" in str(none.soft_note)
+
+
+def test_soft_part_from_another_encoder_is_not_applied(steer_engine: MediaRec) -> None:
+    """Items embedded by one text model, the request by another (384 against this fixture's
+    dimensions): no shift and a note, never a matmul error (a 500 in the API)."""
+    catalog = steer_engine._ranker.catalogs.get(steer_engine.store)
+    facts = steer_engine.steerer.facts.get(steer_engine.store, catalog)
+    assert facts.text is not None and facts.text.shape[1] != 384
+
+    def fake_other_encoder(texts: list[str]) -> np.ndarray:
+        return np.ones((len(texts), 384), dtype=np.float32)
+
+    s = prepare(SteerQuery(towards=("science",)), catalog, facts, time.time(), fake_other_encoder)
+    assert s.mask.all() and s.shift is None
+    assert "not applied" in str(s.soft_note) and "384" in str(s.soft_note)

@@ -125,8 +125,11 @@ def test_two_servers_never_serve_a_stale_list(pair: Pair) -> None:
     with pair.engine() as trainer:
         trainer.train("als", factors=8, iterations=6)
     for server in (a, b):
-        body, state = pair.check(server, "user-01")
-        assert body["model_version"] == "0002" and state == "miss"
+        # A miss, or a hit already re-ranked on the new version by the background re-warm that an
+        # earlier change (the rename's new catalogue snapshot) started: check() compared it with a
+        # fresh ranking either way, so what matters here is the version.
+        body, _ = pair.check(server, "user-01")
+        assert body["model_version"] == "0002"
         # The first list of a new version starts re-ranking the recently used ones in the
         # background: user-04's may be ready (a hit) or not yet; it is of the new version either way.
         assert pair.check(server, "user-04")[0]["model_version"] == "0002"

@@ -218,8 +218,15 @@ def prepare(
         elif encode is None:
             note = "the soft part was not applied: the text encoder is not installed (mediarec kit install)"
         else:
-            shift = soft_shift(q, facts, encode)
+            try:
+                shift = soft_shift(q, facts, encode)
+            except EncoderMismatch as exc:
+                note = f"the soft part was not applied: {exc}"
     return Steering(q, mask, shift, reason, note)
+
+
+class EncoderMismatch(ValueError):
+    """The request's words and the items' text vectors come from different encoders."""
 
 
 def soft_shift(q: SteerQuery, facts: ItemFacts, encode: Encode) -> np.ndarray:
@@ -232,6 +239,13 @@ def soft_shift(q: SteerQuery, facts: ItemFacts, encode: Encode) -> np.ndarray:
         if not terms:
             continue
         vecs = np.asarray(encode(list(terms)), dtype=np.float32)
+        if vecs.shape[1] != facts.text.shape[1]:
+            # Items embedded by another text model (text_model changed since ingest): cosines
+            # between the two spaces would mean nothing, so no shift rather than a false one.
+            raise EncoderMismatch(
+                f"the items' text vectors have {facts.text.shape[1]} dimensions, the text encoder "
+                f"gives {vecs.shape[1]} (re-run the text stage of ingest with this encoder)"
+            )
         vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
         total += sign * (facts.text @ vecs.T).mean(axis=1)
     total[has] -= total[has].mean()
