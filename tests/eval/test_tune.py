@@ -284,3 +284,28 @@ def test_rungs_of_equal_size_are_one() -> None:
     assert _rung_sizes(610, TuneOptions()) == [203, 610]  # not 200, 203, 610
     assert _rung_sizes(6040, TuneOptions()) == [223, 671, 2013, 6040]
     assert _rung_sizes(150, TuneOptions()) == [150]  # fewer users than a rung's minimum: one rung
+
+
+def test_a_default_dropped_early_but_best_on_the_finalists_users_stays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The default, cut on the first rung's few users, is re-scored on the finalists' users; when
+    it is as good as the best finalist there, no change is made (a change must earn its place)."""
+    import mediarec.eval.tune as tune_mod
+
+    def fake_score(self: object, number: int, name: str, params: dict, users: np.ndarray, k: int) -> object:
+        # A fake scorer: the default looks weak on the first rung's users and best on the finalists'.
+        if set(params) <= set(BASE["hybrid"]):  # the default: no searched option
+            recall = 0.5 if number == -1 else 0.1
+        else:
+            recall = 0.3 + 0.001 * (len(json.dumps(params, sort_keys=True)) % 7)
+        return tune_mod.Trial(number, name, dict(params), 0, len(users), recall, recall, 0.0)
+
+    monkeypatch.setattr(tune_mod._Validation, "score", fake_score)
+    ds = communities(users_per=20, per_user=12)
+    opts = dataclasses.replace(FAST, trials=9, cold_fraction=0.0)
+    result = tune(ds, _features(ds), outer_split="random", options=opts, base_params=BASE)
+    assert [t for t in result.trials if t.rung == 1]  # two rungs ran ...
+    assert all(t.params for t in result.trials if t.rung == 1)  # ... and the default did not go on
+    assert (result.model, result.params) == ("hybrid", {})  # ... yet it stays the choice
+    assert result.recall == result.default_recall == 0.5
