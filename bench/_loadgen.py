@@ -146,12 +146,24 @@ async def open_loop(spec: dict[str, Any], work: Work, host: str, port: int) -> d
     total = int(rate * spec["seconds"])
     lat: list[float] = []
     lag: list[float] = []
-    counts = {"errors": 0, "hits": 0, "connections": 0}
+    counts = {"errors": 0, "hits": 0, "connections": 0, "dropped_idle": 0}
     idle: list[Conn] = []
     tasks: set[asyncio.Task[None]] = set()
 
+    def reusable() -> Conn | None:
+        # As urllib3's pool does (is_connection_dropped) before reusing a keep-alive connection: one
+        # the server has closed meanwhile (uvicorn closes it after 5 s idle; the FIN is already in
+        # the reader) is dropped, not sent on and counted as the server's error.
+        while idle:
+            conn = idle.pop()
+            if not conn.reader.at_eof() and not conn.writer.is_closing():
+                return conn
+            counts["dropped_idle"] += 1
+            conn.close()
+        return None
+
     async def one(at: float) -> None:
-        conn = idle.pop() if idle else None
+        conn = reusable()
         ok, hit = False, False
         try:
             if conn is None:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -68,7 +69,7 @@ def train_cornac(pairs: list[tuple[str, str]], factors: int, folder: Path) -> tu
     return python, Path(out.stdout.strip().splitlines()[-1])
 
 
-def wait_health(proc: subprocess.Popen[bytes], url: str, timeout: float = 180.0) -> None:
+def wait_health(proc: subprocess.Popen[Any], url: str, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
@@ -83,6 +84,17 @@ def wait_health(proc: subprocess.Popen[bytes], url: str, timeout: float = 180.0)
         time.sleep(0.3)
 
 
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """Terminate a server started for a benchmark; killed after 30 s, so that one that ignores
+    SIGTERM (busy loading a large store) cannot hang the run."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextmanager
 def process(cmd: list[str], env: dict[str, str], health: str) -> Iterator[None]:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -90,12 +102,7 @@ def process(cmd: list[str], env: dict[str, str], health: str) -> Iterator[None]:
         wait_health(proc, health)
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @contextmanager

@@ -10,13 +10,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
+from _peers import stop, wait_health  # a sibling: bench/ is on the path wherever this is imported
 
 
 def app_factory() -> Any:
@@ -72,23 +71,7 @@ def server(home: Path, workers: int = 1, timeout: float = 120.0) -> Iterator[tup
         assert proc.stdout is not None
         line = proc.stdout.readline()
         key = line.split(" ", 1)[1].strip() if line.startswith("KEY") else ""
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}")
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start in time")
-            time.sleep(0.2)
+        wait_health(proc, f"{base}/health", timeout)
         yield base, key
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)

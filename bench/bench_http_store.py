@@ -28,7 +28,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _peers import wait_health  # the sibling modules, importable once the path is set
+from _peers import stop, wait_health  # the sibling modules, importable once the path is set
 from _server import free_port
 from mediarec.store import Store
 
@@ -142,12 +142,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out["rounds"] = rounds
         out["uptime_after"] = uptime()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
     text = json.dumps(out, indent=2)
     print(text)

@@ -41,7 +41,8 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import scale_data  # the sibling module, importable once the path is set
+import scale_data  # the sibling modules, importable once the path is set
+from _peers import stop, wait_health
 from _server import free_port
 from mediarec.datasets.loader import load_rows
 from mediarec.engine import MediaRec
@@ -153,21 +154,109 @@ def train(home: Path, store_url: str) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def settle(rec: MediaRec, wait_s: float) -> float | None:
+    """Seconds waited until the ranker runs no background work (None: still busy at ``wait_s``)."""
+    started = time.monotonic()
+    while rec._ranker.pending():
+        if time.monotonic() - started > wait_s:
+            return None
+        time.sleep(0.5)
+    return round(time.monotonic() - started, 1)
+
+
+class GcPauses:
+    """A ``gc.callbacks`` entry adding up the time spent in collections."""
+
+    def __init__(self) -> None:
+        self.seconds, self.full, self._began = 0.0, 0, 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        self.seconds += time.perf_counter() - self._began
+        self.full += info.get("generation") == 2
+
+
+def profile_requests(rec: MediaRec, users: list[str], path: Path) -> dict[str, Any]:
+    """Each user's request under its own cProfile: the sum of all (by cumulative and own time) and
+    the five slowest requests apart, as text at ``path`` (profiled times are inflated)."""
+    import cProfile
+    import io
+    import pstats
+
+    total: pstats.Stats | None = None
+    kept: list[tuple[float, str, cProfile.Profile]] = []
+    for user in users:
+        prof = cProfile.Profile()
+        t = time.perf_counter()
+        prof.enable()
+        rec.recommend(user, n=10)
+        prof.disable()
+        kept = sorted([*kept, (time.perf_counter() - t, user, prof)], key=lambda x: -x[0])[:5]
+        total = pstats.Stats(prof) if total is None else total.add(prof)
+    text = io.StringIO()
+    if total is not None:
+        total.stream = text  # type: ignore[attr-defined]
+        text.write(f"== {len(users)} requests, by cumulative time\n")
+        total.sort_stats("cumulative").print_stats(60)
+        text.write("== by own time\n")
+        total.sort_stats("tottime").print_stats(40)
+    for spent, user, prof in kept:
+        text.write(f"== slow request: {user}, {spent * 1000:.1f} ms under the profiler\n")
+        pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(30)
+    path.write_text(text.getvalue())
+    return {"path": str(path), "requests": len(users), "slowest_ms": [round(k[0] * 1000, 1) for k in kept]}
+
+
 def in_process(
-    home: Path, store_url: str, users: list[str], warm: int, keep: list[MediaRec] | None = None
+    home: Path,
+    store_url: str,
+    users: list[str],
+    warm: int,
+    keep: list[MediaRec] | None = None,
+    wait_s: float = 1200.0,
+    profile: Path | None = None,
+    profile_users: list[str] | None = None,
+    timed: int | None = None,
 ) -> dict[str, Any]:
-    """``keep``: the engine is appended there, open, for a later stage, instead of closed."""
+    """``keep``: the engine is appended there, open, for a later stage, instead of closed.
+    ``wait_s``: how long to wait for background work after the warm-up requests. ``profile``:
+    after the timed requests, ``profile_users`` are ranked under cProfile, written there.
+    ``timed``: how many users after the warm-up ones are timed (default: all)."""
     rec = engine(home, store_url)
     started = time.perf_counter()
     rec.recommend(users[0], n=10)
     first_s = time.perf_counter() - started
     for u in users[1 : 1 + warm]:
         rec.recommend(u, n=10)
+    # Steady state: the timed requests start once the process's background work (first audience
+    # bands, taste vectors, trending, index builds) is done; at 1 M items the first bands alone
+    # take tens of seconds of the cores the requests need. What still ran during timing is reported.
+    waited = settle(rec, wait_s)
     times = []
-    for u in users[1 + warm :]:
+    busy: dict[str, int] = {}
+    pauses = GcPauses()
+    gc.callbacks.append(pauses)
+    stop = None if timed is None else 1 + warm + timed
+    for u in users[1 + warm : stop]:
+        for name in rec._ranker.pending():
+            busy[name] = busy.get(name, 0) + 1
         t = time.perf_counter()
         rec.recommend(u, n=10)
         times.append(time.perf_counter() - t)
+    gc.callbacks.remove(pauses)
+    timed_users = users[1 + warm : stop]
+    # The slowest timed requests: user and how many events the store holds for them.
+    slowest = [
+        {
+            "ms": round(times[k] * 1000, 1),
+            "user": timed_users[k],
+            "events": len(rec.store.user_event_rows(timed_users[k])),
+        }
+        for k in sorted(range(len(times)), key=lambda k: -times[k])[:5]
+    ]
+    profiled = profile_requests(rec, profile_users, profile) if profile and profile_users else None
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if keep is None:
         rec.close()
@@ -175,9 +264,17 @@ def in_process(
         keep.append(rec)
     return {
         "first_request_s": round(first_s, 2),
+        "background_wait_s": waited,
+        "requests_with_background_work": busy,
         "requests": len(times),
         "p50_ms": round(pct(times, 50), 1),
         "p99_ms": round(pct(times, 99), 1),
+        "max_ms": round(max(times) * 1000, 1) if times else None,
+        # Time in garbage collections during the timed requests, and how many were full ones.
+        "gc_ms": round(pauses.seconds * 1000, 1),
+        "gc_full": pauses.full,
+        "slowest": slowest,
+        "profile": profiled,
         "bench_process_peak_rss_mb": round(rss),
     }
 
@@ -247,20 +344,6 @@ def cf_recall(
     }
 
 
-def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 600.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mediarec serve exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("mediarec serve did not start in time")
-
-
 def over_http(
     home: Path, store_url: str, users: list[str], warm: int, clients: int, pages: int
 ) -> dict[str, Any]:
@@ -270,7 +353,7 @@ def over_http(
     proc = subprocess.Popen(cmd, env=env_for(home, store_url), stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(base, proc)
+        wait_health(proc, f"{base}/health", timeout=600)  # a big store's snapshot takes minutes
         started = time.perf_counter()
         first = httpx.get(f"{base}/users/{users[0]}/recommendations", timeout=600)
         first.raise_for_status()
@@ -325,12 +408,7 @@ def over_http(
             **page_times,
         }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 
@@ -377,6 +455,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=None,
         help="event batches in flight on PostgreSQL (default: the loader's)",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="recommend stage: after the timed requests, rank --profile-requests other users under "
+        "cProfile and write the report here",
+    )
+    parser.add_argument("--profile-requests", type=int, default=300)
     args = parser.parse_args(argv)
     if args.writers is not None:
         import mediarec.datasets.loader as loader
@@ -407,10 +493,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         active = np.unique(ev["user"])
         picked = rng.choice(active, min(len(active), args.requests + args.warm + 1), replace=False)
         users = [scale_data.user_id(int(u)) for u in picked]
+        # The generated rows are not needed past this point: at 21 M events they are ~1 GB that a
+        # serving stage's process (11-16 GB at 1 M items, on a 23 GB machine) can use.
+        del cat, ev
+        gc.collect()
         kept: list[MediaRec] = []
         if "recommend" in stages:
             keep = kept if "cf-recall" in stages else None
-            step(out, "recommend_in_process", in_process(home, args.store_url, users, args.warm, keep))
+            profiled: list[str] = []
+            if args.profile:  # other users than the timed ones, drawn apart (the timed ones stay the same)
+                others = np.setdiff1d(active, picked)
+                drawn = np.random.default_rng(4).choice(
+                    others, min(len(others), args.profile_requests), replace=False
+                )
+                profiled = [scale_data.user_id(int(u)) for u in drawn]
+            step(
+                out,
+                "recommend_in_process",
+                in_process(
+                    home, args.store_url, users, args.warm, keep, profile=args.profile, profile_users=profiled
+                ),
+            )
         if "cf-recall" in stages:
             found = cf_recall(home, args.store_url, users[: args.recall_users], rec=kept[0] if kept else None)
             step(out, "cf_recall", found)

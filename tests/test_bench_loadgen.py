@@ -96,3 +96,31 @@ def test_a_stall_shows_as_latency_from_the_scheduled_time() -> None:
     assert got["gen_rate"] > 90
     # The ~50 requests scheduled during the 0.5 s stall waited for it: their latency says so.
     assert got["p99_ms"] > 300 and got["p50_ms"] < 300
+
+
+class FakeIdleClosingServer(FakeStallingServer):
+    """A fake HTTP server (for this test only) that closes a keep-alive connection after 50 ms idle,
+    as uvicorn does after its 5 s keep-alive timeout."""
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 0.05):
+                self.requests += 1
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        except (TimeoutError, asyncio.IncompleteReadError):
+            writer.close()
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    fake = FakeIdleClosingServer()
+    thread = threading.Thread(target=fake.run, daemon=True)
+    thread.start()
+    fake.ready.wait(10)
+    try:
+        # 10 req/s: every idle connection has been closed by the server before the next request.
+        got = generate(f"http://127.0.0.1:{fake.port}", ["/x"], "open", 10, 1.0)
+    finally:
+        fake.loop.call_soon_threadsafe(fake.loop.stop)
+        thread.join(10)
+    assert (got["requests"], got["errors"]) == (10, 0)
+    assert got["dropped_idle"] >= 8 and fake.requests == 10

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from mediarec.cli_options import split_option
 from mediarec.cli_progress import Bar
 from mediarec.cli_text import echo
 
@@ -18,12 +19,7 @@ from mediarec.cli_text import echo
 )
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "fmt", default=None, help="Source format (default: detected).")
-@click.option(
-    "--split",
-    default=None,
-    help="given | random | temporal | leave-last-out (default: given when the source ships one, "
-    "else temporal).",
-)
+@split_option()
 @click.option(
     "--models",
     default="random,popularity,itemknn,itemknn-bm25,als,bpr",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from mediarec.cli_options import split_option
 from mediarec.cli_progress import Bar
 from mediarec.cli_text import echo
 
@@ -28,12 +29,9 @@ def parse_budget(text: str) -> float:
 )
 @click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "fmt", default=None, help="Source format (default: detected).")
-@click.option(
-    "--split",
-    default=None,
-    help="The split `evaluate` will test on, whose test side tune drops unread: given | random | "
-    "temporal | leave-last-out (default: given when the source ships one, else temporal). "
-    "Without PATH (the store's own data) every event is training and no split is made.",
+@split_option(
+    "The split `evaluate` will test on, whose test side tune drops unread: ",
+    " Without PATH (the store's own data) every event is training and no split is made.",
 )
 @click.option(
     "--cold",

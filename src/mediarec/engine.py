@@ -456,20 +456,63 @@ class MediaRec:
             self._note_shared(token)
         return found
 
+    def peek_entry(
+        self,
+        user: str,
+        n: int = 10,
+        exclude_seen: bool = True,
+        kind: str | None = None,
+        creator: str | None = None,
+        model: str | None = None,
+        options: RankOptions | None = None,
+    ) -> Entry | None:
+        """:meth:`cached_entry`'s hit when it needs nothing but memory, for a caller on an event loop:
+        never reads the store, never waits, never refreshes or notes anything. None means "ask
+        :meth:`cached_entry` on a thread": whenever a step of the token would do more than return
+        what it holds (stamps not remembered or a commit since, which only an SQLite file store can
+        tell; a snapshot due for its check; a deletion, version or shared snapshot not yet noted).
+        The token is built by :meth:`_token` itself, so a hit here is one :meth:`cached_entry` serves."""
+        if not self.results.size:
+            return None
+        stamps = self.store.peek_serving_stamps(user)
+        if stamps is None or stamps[0] != self._deletions:  # else _watch_deletions has work to do
+            return None
+        name = model or self.settings.default_model
+        loaded = self._live.peek(name)
+        if loaded is None or self._served.get(name) != (str(loaded.path), loaded.ident):
+            return None  # a version this process has not noted yet (_note_version warms)
+        options = options or self.rank_options
+        token = self._token(stamps, loaded, options, clock(time.time()), peek=True)
+        if token is None or token[3:] != self._shared:  # (_note_shared warms)
+            return None
+        return self.results.get(CacheKey(user, n, exclude_seen, kind, creator, name, options), token)
+
     def _token(
-        self, stamps: tuple[Any, ...], loaded: _Loaded, options: RankOptions, now: float
-    ) -> tuple[Any, ...]:
+        self, stamps: tuple[Any, ...], loaded: _Loaded, options: RankOptions, now: float, peek: bool = False
+    ) -> tuple[Any, ...] | None:
         """Everything a ranking reads, named by value or by snapshot serial: the user's store stamps
         (:meth:`Store.serving_stamps`), then the in-memory snapshots the ranker would use now, each
-        refreshed on its own schedule exactly as for an uncached request."""
-        store, newest = self.store, int(stamps[-1])
-        catalog = self._ranker.catalogs.get(store)
-        trending = self._ranker.trending.get(
-            store, catalog, options.trending_window_days, options.trending_half_life_days, newest
-        )
+        refreshed on its own schedule exactly as for an uncached request. ``peek``: only what each
+        snapshot holds without a read, a refresh or a wait, and None when one would need more."""
+        store, newest, ranker = self.store, int(stamps[-1]), self._ranker
+        window, half_life = options.trending_window_days, options.trending_half_life_days
+        catalog = ranker.catalogs.peek() if peek else ranker.catalogs.get(store)
+        if catalog is None:
+            return None
+        if peek:
+            trending = ranker.trending.peek(catalog, window, half_life, newest)
+        else:
+            trending = ranker.trending.get(store, catalog, window, half_life, newest)
+        if trending is None:
+            return None
         tastes = None
         if options.new_item_share < 1.0 and catalog.content is not None:
-            found = self._ranker.audience.tastes(store, catalog, self.weights, newest)
+            if peek:
+                found = ranker.audience.peek(catalog, newest)
+            else:
+                found = ranker.audience.tastes(store, catalog, self.weights, newest)
+            if found is None:
+                return None
             tastes = self._serials.of(found[0])
         serial = self._serials.of
         user = stamps[:-1]  # the store-wide newest id only drives the refreshes above

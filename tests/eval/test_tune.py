@@ -98,9 +98,9 @@ def test_without_features_the_plain_cf_models_are_searched() -> None:
     result = tune(
         ds, None, outer_split="random", options=dataclasses.replace(FAST, trials=4), base_params=BASE
     )
-    assert result.model in {"ease", "als", "itemknn", "itemknn-bm25"}
+    assert result.model in {"ease", "dlae", "als", "itemknn", "itemknn-bm25"}
     assert result.cold_recall is None
-    assert {name for name, _ in search_space(False)} == {"ease", "als", "itemknn", "itemknn-bm25"}
+    assert {name for name, _ in search_space(False)} == {"ease", "dlae", "als", "itemknn", "itemknn-bm25"}
 
 
 def test_a_budget_that_runs_out_is_reported(tmp_path: Path) -> None:
@@ -303,9 +303,50 @@ def test_a_default_dropped_early_but_best_on_the_finalists_users_stays(
 
     monkeypatch.setattr(tune_mod._Validation, "score", fake_score)
     ds = communities(users_per=20, per_user=12)
-    opts = dataclasses.replace(FAST, trials=9, cold_fraction=0.0)
+    # One validation carve: the rule under test (with more, the default is ranked by its mean).
+    opts = dataclasses.replace(FAST, trials=9, cold_fraction=0.0, confirm_carves=1)
     result = tune(ds, _features(ds), outer_split="random", options=opts, base_params=BASE)
     assert [t for t in result.trials if t.rung == 1]  # two rungs ran ...
     assert all(t.params for t in result.trials if t.rung == 1)  # ... and the default did not go on
     assert (result.model, result.params) == ("hybrid", {})  # ... yet it stays the choice
     assert result.recall == result.default_recall == 0.5
+
+
+def test_the_finalists_are_ranked_by_their_mean_over_two_validation_carves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The best finalist on the search's carve by a hair loses to the runner-up that the second
+    carve (its own seed, same training events) prefers clearly: the choice follows the mean."""
+    import mediarec.eval.tune as tune_mod
+
+    carves: list[int] = []  # id() of each validation carve, in the order first scored
+
+    def fake_score(self: object, number: int, name: str, params: dict, users: np.ndarray, k: int) -> object:
+        # A fake scorer: a fixed order on the first carve; the second carve favours ``favourite``.
+        if id(self) not in carves:
+            carves.append(id(self))
+        text = json.dumps({k: v for k, v in params.items() if k != "threads"}, sort_keys=True)
+        if carves.index(id(self)) == 0:
+            recall = 0.3 + 0.001 * (sum(map(ord, text)) % 97) / 97
+        else:
+            recall = 0.5 if text == favourite else 0.2
+        return tune_mod.Trial(number, name, dict(params), 0, len(users), recall, recall, 0.0)
+
+    monkeypatch.setattr(tune_mod._Validation, "score", fake_score)
+    ds = communities(users_per=20, per_user=12)
+    one = dataclasses.replace(FAST, trials=9, cold_fraction=0.0, confirm_carves=1)
+    favourite = ""
+    single = tune(ds, _features(ds), outer_split="random", options=one, base_params=BASE)
+    last = max(t.rung for t in single.trials)
+    ranked = sorted((t for t in single.trials if t.rung == last), key=lambda t: -t.recall)
+    assert json.dumps(single.params, sort_keys=True) == json.dumps(ranked[0].params, sort_keys=True)
+    favourite = json.dumps(ranked[1].params, sort_keys=True)  # second on the first carve
+    carves.clear()
+    two = dataclasses.replace(one, confirm_carves=2)
+    both = tune(ds, _features(ds), outer_split="random", options=two, base_params=BASE)
+    assert json.dumps(both.params, sort_keys=True) == favourite
+    assert both.carves == 2 and len(carves) == 2
+    assert both.recall == pytest.approx((ranked[1].recall + 0.5) / 2)  # the mean is what is reported
+    confirm = [t for t in both.trials if t.rung == last + 1]
+    assert {json.dumps(t.params, sort_keys=True) for t in confirm} >= {favourite, "{}"}  # the default too
+    assert all("validation carve 2" in t.note for t in confirm)

@@ -185,3 +185,89 @@ def test_a_field_emptied_by_tidying_takes_the_rules_reading() -> None:
         "more upbeat music", VOCAB
     )
     assert parsed.query.to_dict() == {"topics": ["music"], "towards": ["upbeat"]}
+
+
+def test_an_amount_the_request_does_not_state_takes_the_rules_reading() -> None:
+    # What qwen-1.5b did on the labelled set: "from the last week" as 7 weeks, "recent" as 1 week.
+    weeks = answer(topics=["cooking"], kinds=["video"], max_age={"value": 7, "unit": "weeks"})
+    parsed = SteerParser(FakeBackend(weeks)).parse("cooking videos from the last week", VOCAB)
+    assert parsed.query.max_age_days == 7.0
+    assert "max_age_days=49" in str(parsed.note)
+    recent = answer(topics=["football"], max_age={"value": 1, "unit": "weeks"})
+    parsed = SteerParser(FakeBackend(recent)).parse("recent football", VOCAB)
+    assert parsed.query.to_dict() == {"topics": ["football"], "max_age_days": 30.0}
+    # The number said, in another unit than the one said: not the request's amount.
+    seconds = answer(max_duration={"value": 10, "unit": "seconds"})
+    parsed = SteerParser(FakeBackend(seconds)).parse("under 10 minutes", VOCAB)
+    assert parsed.query.max_duration_s == 600.0
+    # An amount the request does state is kept.
+    days = answer(max_age={"value": 3, "unit": "days"})
+    assert SteerParser(FakeBackend(days)).parse("from the last 3 days", VOCAB).query.max_age_days == 3.0
+
+
+def test_stated_amounts_read_numbers_and_units_together() -> None:
+    from mediarec.llm.steer_ground import _AGE_UNITS, _DURATION_UNITS, stated_amounts
+
+    assert stated_amounts("half an hour or less", _DURATION_UNITS) == [1800.0]
+    assert stated_amounts("ten-minute clips, or 90s", _DURATION_UNITS) == [600.0, 90.0]
+    assert stated_amounts("today's news, I'm in", _DURATION_UNITS) == []  # letters, not units
+    assert stated_amounts("from the past two weeks", _AGE_UNITS) == [14.0]
+    assert stated_amounts("from the last week", _AGE_UNITS) == [7.0]
+    assert stated_amounts("recent football", _AGE_UNITS) == []
+
+
+def test_soft_terms_that_repeat_a_duration_or_an_age_are_dropped() -> None:
+    # qwen-1.5b on "funny and short, no programming": towards ["funny", "short"] beside max 5 minutes.
+    short = answer(
+        max_duration={"value": 5, "unit": "minutes"}, exclude_topics=["football"], towards=["funny", "short"]
+    )
+    parsed = SteerParser(FakeBackend(short)).parse("funny and short, no football", VOCAB)
+    assert parsed.query.to_dict() == {
+        "max_duration_s": 300.0,
+        "exclude_topics": ["football"],
+        "towards": ["funny"],
+    }
+    recent = answer(topics=["music"], max_age={"value": 1, "unit": "months"}, towards=["recent"])
+    parsed = SteerParser(FakeBackend(recent)).parse("recent music", VOCAB)
+    assert parsed.query.to_dict() == {"topics": ["music"], "max_age_days": 30.0}
+    # "short" alone as a soft term: the rules' reading makes it the duration, so it goes.
+    alone = answer(towards=["short"])
+    parsed = SteerParser(FakeBackend(alone)).parse("something short", VOCAB)
+    assert parsed.query.to_dict() == {"max_duration_s": 300.0}
+
+
+def test_a_topic_named_only_in_a_while_clause_is_not_asked_for() -> None:
+    # qwen-1.5b on "something to listen to while cooking": topic cooking (the label: a situation).
+    fake = FakeBackend(answer(kinds=["audio"], topics=["cooking"]))
+    parsed = SteerParser(fake).parse("something to listen to while cooking", VOCAB)
+    assert parsed.query.to_dict() == {"kinds": ["audio"]}
+    fake = FakeBackend(answer(kinds=["audio"], topics=["music"]))
+    parsed = SteerParser(fake).parse("music to listen to while cooking", VOCAB)
+    assert parsed.query.to_dict() == {"kinds": ["audio"], "topics": ["music"]}
+
+
+def test_number_words_to_nineteen_the_tens_and_a_quarter_are_amounts() -> None:
+    # qwen-0.5b on a request of the second held-out set: max 12 minutes for "at most twelve
+    # minutes", dropped because "twelve" was no number to the grounding (nor to the rules).
+    fake = FakeBackend(answer(topics=["football"], max_duration={"value": 12, "unit": "minutes"}))
+    parsed = SteerParser(fake).parse("at most twelve minutes of football", VOCAB)
+    assert parsed.query.to_dict() == {"topics": ["football"], "max_duration_s": 720.0}
+    assert parsed.note is None
+    # qwen-1.5b there: 15 minutes for "a quarter of an hour max", dropped the same way.
+    fake = FakeBackend(answer(max_duration={"value": 15, "unit": "minutes"}))
+    parsed = SteerParser(fake).parse("a quarter of an hour max", VOCAB)
+    assert parsed.query.to_dict() == {"max_duration_s": 900.0}
+
+
+def test_a_kind_as_an_excluded_topic_and_less_x_as_a_direction_towards_are_put_right() -> None:
+    # qwen-0.5b on the second held-out set: "like this but only podcasts" gave exclude_topics
+    # ["podcasts"] ("but" reads as a negation), "new stuff from ..." towards ["new stuff"].
+    fake = FakeBackend(answer(exclude_topics=["podcasts"]))
+    parsed = SteerParser(fake).parse("like this but only podcasts", VOCAB, Context(16.4))
+    assert parsed.query.to_dict() == {"kinds": ["audio"]}
+    fake = FakeBackend(answer(creators=["Kitchen Notes"], towards=["new stuff"]))
+    parsed = SteerParser(fake).parse("new stuff from Kitchen Notes", VOCAB)
+    assert parsed.query.to_dict() == {"creators": ["Kitchen Notes"], "max_age_days": 30.0}
+    fake = FakeBackend(answer(towards=["less intense"]))
+    parsed = SteerParser(fake).parse("less intense please", VOCAB)
+    assert parsed.query.to_dict() == {"away": ["intense"]}

@@ -297,3 +297,35 @@ def test_bands_are_refreshed_at_most_once_per_ten_times_their_cost(monkeypatch: 
         cache.get(("snapshot", 1), ("tastes", 2 + k), 1_001.0 + k, slow, wait=False)
         time.sleep(0.02)
     assert len(calls) == 1
+
+
+class _CountedViewers(np.ndarray):
+    """Trending viewers that count how often a request converts them (a catalogue-sized copy)."""
+
+    converted = 0
+
+    def astype(self, *args: object, **kwargs: object) -> np.ndarray:
+        type(self).converted += 1
+        return np.asarray(self).astype(*args, **kwargs)  # type: ignore[call-overload]
+
+
+def test_requests_on_cached_bands_make_no_catalogue_sized_viewer_array(fresh: MediaRec) -> None:
+    """Only a computation of the bands needs every item's viewers; a request served from cached
+    bands must not build them (a million-element array per request at 1 M items)."""
+    from mediarec.rank.history import load_history
+
+    user = next(iter(TASTES))
+    fresh.recommend(user, n=10)  # catalogue, model view and tastes in place
+    ranker, store = fresh._ranker, fresh.store
+    catalog = ranker.catalogs.get(store)
+    view = next(v for k, v in ranker._views.items() if k[1] == id(catalog))
+    history = load_history(store, user, catalog, fresh.weights)
+    live = np.zeros(len(catalog), dtype=np.int64).view(_CountedViewers)
+    _CountedViewers.converted = 0
+    args = (store, catalog, view, live, history, user, fresh.weights, fresh.rank_options, time.time())
+    assert ranker.bands._value is not None  # computed by the request above, refreshed at most each minute
+    first = ranker._audience(*args)
+    for _ in range(3):
+        again = ranker._audience(*args)
+        assert np.array_equal(again[0], first[0])
+    assert _CountedViewers.converted == 0

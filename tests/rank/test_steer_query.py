@@ -57,6 +57,8 @@ def test_contradictions_and_the_words_shown_back() -> None:
         ("nothing longer than 3 minutes", {"max_duration_s": 180.0}),
         ("skip anything by Code Cabin", {"exclude_creators": ["Code Cabin"]}),
         ("without football or music", {"exclude_topics": ["football", "music"]}),
+        ("at most twelve minutes", {"max_duration_s": 720.0}),
+        ("from the last fourteen days", {"max_age_days": 14.0}),
     ],
 )
 def test_rules_parse_the_common_forms(ask: str, expected: dict[str, object]) -> None:

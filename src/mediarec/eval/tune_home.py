@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from mediarec.engine import MediaRec
 
 # Models whose options the settings fill in (seed, threads) under every searched configuration.
-_SEARCHED = ("hybrid", "als", "ease", "itemknn", "itemknn-bm25")
+_SEARCHED = ("hybrid", "als", "ease", "dlae", "itemknn", "itemknn-bm25")
 
 
 @dataclass

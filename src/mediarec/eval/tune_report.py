@@ -30,7 +30,8 @@ def to_markdown(result: TuneResult) -> str:
     lines += [
         "",
         f"**Chosen: {result.model}** {_short(result.params)}: validation Recall@{result.k} "
-        f"{result.recall:.4f} against {result.default_recall:.4f} for the default {result.default_model} "
+        + (f"(mean of {result.carves} validation carves) " if result.carves > 1 else "")
+        + f"{result.recall:.4f} against {result.default_recall:.4f} for the default {result.default_model} "
         f"({gain:+.1%}).",
     ]
     if result.note:

@@ -37,7 +37,10 @@ from mediarec.llm.structured import generate
 from mediarec.rank.query import LANGUAGES, MAX_ASK_CHARS, MAX_TERMS, QueryError, SteerQuery
 from mediarec.rank.steer_rules import LONG_S, SHORT_S, Context, Vocabulary, parse_rules
 
-PROMPT_VERSION = "steer/4"  # 2: grounded, rules merged; 3: slot slips tidied; 4: merged again
+PROMPT_VERSION = "steer/6"  # 2: grounded, rules merged; 3: slot slips tidied; 4: merged again;
+# 5: amounts the request does not state replaced by the rules' reading, soft terms that repeat a
+# duration or an age dropped, no topic from a "while ..." clause; 6: number words to nineteen, the
+# tens, "a quarter of an hour"; a kind is no excluded topic; towards "less X" is away X
 _UNIT_S = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.0}
 _AGE_DAYS = {"days": 1.0, "weeks": 7.0, "months": 30.0, "years": 365.0}
 _WORD = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9 '\-]{0,38}[a-z0-9]$"}

@@ -289,6 +289,20 @@ class AudienceCache:
             with self._lock:
                 self._refreshing = False
 
+    def peek(self, catalog: Catalog, newest: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """What :meth:`tastes` returns now when it would neither compute nor start a refresh, else
+        None; never waits (a first computation runs under the lock)."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            key, value = self._key, self._value
+            if value is None or key is None or key[0] != id(catalog):
+                return None
+            fresh = time.monotonic() - self._at < REFRESH_SECONDS
+            return value if key[1] == newest or fresh or self._refreshing else None
+        finally:
+            self._lock.release()
+
     def tastes(
         self, store: Store, catalog: Catalog, weights: InteractionWeights, newest: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -212,6 +212,22 @@ class TrendingCache:
                     return self._value  # computed by the request this one waited for
             return self._compute(store, catalog, window_days, half_life_days, newest_id)
 
+    def peek(
+        self, catalog: Catalog, window_days: float, half_life_days: float, newest_id: int
+    ) -> Trending | None:
+        """What :meth:`get` returns now when it would neither compute nor schedule a refresh, else
+        None; never waits."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            key, value = self._key, self._value
+            if value is None or key is None or key[:3] != (id(catalog), window_days, half_life_days):
+                return None
+            due = key[3] != newest_id and time.monotonic() - self._at >= TRENDING_REFRESH_SECONDS
+            return None if due else value
+        finally:
+            self._lock.release()
+
     def clear(self) -> None:
         """Forget the figures (a user was deleted: their views must stop counting now, even when no
         new event would trigger a refresh); the next request computes them afresh."""

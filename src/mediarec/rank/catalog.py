@@ -336,6 +336,22 @@ class CatalogCache:
             self._reloading = True
         self._reload(store, stamp)
 
+    def peek(self) -> Catalog | None:
+        """What :meth:`get` returns now when it would neither read the stamp nor start a check, else
+        None; never waits (a small catalogue loads under the lock)."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            catalog, age = self._catalog, time.monotonic() - self._checked
+            if catalog is None:
+                return None
+            if age < self.check_seconds:
+                return catalog
+            big = len(catalog) > BACKGROUND_RELOAD_ITEMS
+            return catalog if big and (self._checking or age < BACKGROUND_CHECK_SECONDS) else None
+        finally:
+            self._lock.release()
+
     def get(self, store: Store) -> Catalog:
         with self._lock:
             if self._catalog is not None and time.monotonic() - self._checked < self.check_seconds:

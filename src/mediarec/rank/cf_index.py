@@ -148,6 +148,12 @@ class LazyFactorIndex:
         self._ready: FactorIndex | None = None
         self._started = False
 
+    @property
+    def building(self) -> bool:
+        """A build started and not finished (requests take the exact product meanwhile)."""
+        with self._lock:
+            return self._started and self._ready is None
+
     def get(self) -> FactorIndex | None:
         with self._lock:
             if self._ready is not None or self._started:

@@ -189,6 +189,12 @@ class LazyIndex:
         self._ready: VectorIndex | None = None
         self._started = False
 
+    @property
+    def building(self) -> bool:
+        """A build started and not finished (callers search exactly meanwhile)."""
+        with self._lock:
+            return self._started and self._ready is None
+
     def get(self) -> VectorIndex | None:
         with self._lock:
             if self._ready is not None or self._started:

@@ -133,6 +133,31 @@ class Ranker:
         self._lock = threading.Lock()
         self.bands = BandCache()
 
+    def pending(self) -> list[str]:
+        """The background work of this ranker that is running now (catalogue check or reload,
+        trending, taste vectors, audience bands, a CF or model-space index build): empty once a
+        process serves from what it has. Benchmarks time steady-state requests only after this is
+        empty; at a million items the first bands take tens of seconds on the cores requests share."""
+        busy = []
+        catalogs = self.catalogs
+        if catalogs._reloading or catalogs._checking:
+            busy.append("catalogue")
+        if self.trending._computing.locked() or self.trending._job is not None:
+            busy.append("trending")
+        if self.audience._refreshing:
+            busy.append("tastes")
+        if self.bands._busy:
+            busy.append("bands")
+        with self._lock:
+            views = list(self._views.values())
+        for view in views:
+            if view.factor_index is not None and view.factor_index.building:
+                busy.append("cf-index")
+            lazy = view.__dict__.get("_index")  # the model-space index, only once something asked
+            if lazy is not None and lazy.building:
+                busy.append("model-index")
+        return busy
+
     @staticmethod
     def content_index(catalog: Catalog) -> VectorIndex | None:
         """Neighbours over the snapshot's content vectors, built once per snapshot."""
@@ -395,10 +420,15 @@ class Ranker:
             o.fresh_days,
             o.explore_max_viewers,
         )
-        viewers = np.maximum(view.viewers, live_viewers.astype(np.float32))
+
+        def viewers() -> np.ndarray:
+            # Made only where needed (computing bands, the fallback below): a catalogue-sized array
+            # made on every request cost ~1 ms at a million items while the bands were cached.
+            return np.maximum(view.viewers, live_viewers.astype(np.float32))
+
         # Without content vectors no item can be matched: every new item gets the hashed audience.
         if catalog.content is None:
-            found = audiences(np.zeros((0, 0)), catalog, viewers, rule, now)
+            found = audiences(np.zeros((0, 0)), catalog, viewers(), rule, now)
             return eligible(found, catalog, history, user, rule, now)
         tastes, content = self.audience.tastes(store, catalog, weights)
         # The bands rank every user for every new item: computed for a new snapshot, model view or
@@ -411,11 +441,11 @@ class Ranker:
             (id(catalog), id(view), hash(rule)),
             (id(tastes), id(live_viewers)),
             now,
-            lambda at: audiences(tastes, catalog, viewers, rule, at, content),
+            lambda at: audiences(tastes, catalog, viewers(), rule, at, content),
             wait=len(catalog) <= BACKGROUND_RELOAD_ITEMS,
         )
         if bands is None:
-            return new_items(catalog, viewers, rule, now), {}
+            return new_items(catalog, viewers(), rule, now), {}
         return eligible(bands, catalog, history, user, rule, now, content)
 
     @staticmethod

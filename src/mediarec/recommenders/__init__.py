@@ -8,6 +8,7 @@ from mediarec.recommenders.als import ALSParams, ALSRecommender
 from mediarec.recommenders.base import NotFittedError, Params, Recommender
 from mediarec.recommenders.bpr import BPRParams, BPRRecommender
 from mediarec.recommenders.content import ContentParams, ContentRecommender
+from mediarec.recommenders.dlae import DLAEParams, DLAERecommender
 from mediarec.recommenders.ease import EASEParams, EASERecommender
 from mediarec.recommenders.hybrid import HybridParams, HybridRecommender
 from mediarec.recommenders.itemknn import ItemKNNParams, ItemKNNRecommender
@@ -24,6 +25,7 @@ MODELS: dict[str, tuple[type[Recommender], dict[str, Any]]] = {
     "als": (ALSRecommender, {}),
     "bpr": (BPRRecommender, {}),
     "ease": (EASERecommender, {}),
+    "dlae": (DLAERecommender, {}),
     # Feature-aware models: fit(interactions, item_features=...) with one vector per item.
     "content": (ContentRecommender, {}),
     "hybrid": (HybridRecommender, {}),
@@ -55,6 +57,8 @@ __all__ = [
     "BPRRecommender",
     "ContentParams",
     "ContentRecommender",
+    "DLAEParams",
+    "DLAERecommender",
     "EASEParams",
     "EASERecommender",
     "HybridParams",

@@ -66,13 +66,13 @@ def ease_weights(matrix: sp.csr_matrix, l2: float, binary: bool) -> np.ndarray:
     gram = np.asarray((x.T @ x).todense(), dtype=np.float64)
     gram[np.diag_indices_from(gram)] += l2
     # With l2 > 0 the Gram matrix is positive definite: Cholesky. l2 <= 0 keeps the general inverse.
-    p = _spd_inverse(gram) if l2 > 0 else np.linalg.inv(gram)
+    p = spd_inverse(gram) if l2 > 0 else np.linalg.inv(gram)
     p /= -np.diag(p).copy()[None, :]  # B = I - P·diag(1/diag(P)), off the diagonal
     np.fill_diagonal(p, 0.0)
     return p.astype(np.float32)
 
 
-def _spd_inverse(gram: np.ndarray) -> np.ndarray:
+def spd_inverse(gram: np.ndarray) -> np.ndarray:
     """The inverse of a symmetric positive definite matrix by Cholesky (LAPACK potrf + potri),
     in ``gram``'s memory. About 3/8 of the floating-point work of the LU solve against I that
     np.linalg.inv does, which is most of an EASE fit (9,742 items: the tuner fits several)."""

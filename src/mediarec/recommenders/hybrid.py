@@ -2,9 +2,10 @@
 content, plus a content-similarity term.
 
 1. A CF core learns a representation R_j for every item from interactions: the item's column of
-   EASE's item-item matrix (``core="ease"``), of item-kNN's cosine or BM25 similarity matrix
-   (``core="itemknn"`` / ``"itemknn-bm25"``), or its ALS factors (``core="als"``). Scores are the
-   user's row of the matrix (EASE, item-kNN) or user factors (ALS) against R. Which core carries
+   EASE's item-item matrix (``core="ease"``; ``"dlae"``: EASE regularised as dropout would), of
+   item-kNN's cosine or BM25 similarity matrix (``core="itemknn"`` / ``"itemknn-bm25"``), or its ALS
+   factors (``core="als"``). Scores are the user's row of the matrix (EASE, DLAE, item-kNN) or user
+   factors (ALS) against R. Which core carries
    the strongest signal depends on the data (item-kNN beat EASE on a music catalogue where EASE
    beat it on ML-1M), so ``mediarec tune`` chooses it per dataset.
 2. Every item also gets a representation borrowed from content: the softmax-weighted mean of the
@@ -44,9 +45,11 @@ from mediarec.recommenders.ease import ease_scores, ease_weights
 
 T = TypeVar("T")
 _BLOCK_CELLS = 16_000_000  # dense similarity cells per block when finding content neighbours
-CORES = ("auto", "ease", "als", "itemknn", "itemknn-bm25")
+CORES = ("auto", "ease", "dlae", "als", "itemknn", "itemknn-bm25")
 # Cores whose item representation is a column of an items × items matrix (scored from the user's row).
-MATRIX_CORES = ("ease", "itemknn", "itemknn-bm25")
+MATRIX_CORES = ("ease", "dlae", "itemknn", "itemknn-bm25")
+# Cores fitted on who-consumed-what (binary rows); item-kNN scores the weighted row.
+BINARY_CORES = ("ease", "dlae")
 BORROWS = ("auto", "knn", "linear")
 # "auto" choices by catalogue size (items in the training matrix). EASE holds three dense
 # items × items float64 arrays (10,000 items: ~2.4 GB), so above this the ALS core is used.
@@ -66,7 +69,8 @@ class HybridParams(Params):
     # fitted on the warm items; linear time) or "auto": knn up to AUTO_KNN_MAX_ITEMS items.
     borrow: str = "auto"
     borrow_l2: float = 1.0  # ridge λ of the linear map
-    l2: float = 1000.0  # EASE core: ridge λ
+    l2: float = 1000.0  # EASE and DLAE cores: ridge λ
+    dropout: float = 0.5  # DLAE core: the dropout rate behind its popularity-scaled penalty (DLAEParams)
     knn_neighbours: int = 100  # item-kNN cores: neighbours kept per item (as ItemKNNParams.neighbours)
     # A second CF core ("" = none) whose scores are added at core2_weight, after scaling them to the
     # first core's spread: two cores often err differently (EASE and BM25 item-kNN on MovieLens), so
@@ -251,7 +255,7 @@ class HybridRecommender(Recommender):
     ) -> np.ndarray:
         if core in MATRIX_CORES:
             # EASE was fitted on who-consumed-what; item-kNN scores the weighted row, as ItemKNN does.
-            own = ease_scores(self._check_fitted(), users, core == "ease", repr_.T)
+            own = ease_scores(self._check_fitted(), users, core in BINARY_CORES, repr_.T)
             if lazy_keep is None or self._lazy_kernel is None:
                 return own
             # Blend at scoring time: item j's borrowed score is the kernel-weighted mean of its
@@ -310,6 +314,8 @@ def core_key(p: HybridParams) -> tuple[object, ...]:
     """The options a fitted core depends on: equal keys, equal cores (on the same interactions)."""
     if p.core == "ease":
         return ("ease", p.l2)
+    if p.core == "dlae":
+        return ("dlae", p.l2, p.dropout)
     if p.core in ("itemknn", "itemknn-bm25"):
         return (p.core, p.knn_neighbours)
     return ("als", p.factors, p.regularization, p.alpha, p.iterations, p.seed)
@@ -320,6 +326,10 @@ def fit_core(interactions: Interactions, p: HybridParams) -> tuple[np.ndarray, n
     empty = np.zeros((interactions.n_users, 0), dtype=np.float32)
     if p.core == "ease":
         return ease_weights(interactions.matrix, p.l2, binary=True).T, empty  # row j = EASE column j
+    if p.core == "dlae":
+        from mediarec.recommenders.dlae import dlae_weights
+
+        return dlae_weights(interactions.matrix, p.dropout, p.l2, emphasis=False).T, empty
     if p.core in ("itemknn", "itemknn-bm25"):
         from mediarec.recommenders.ease import MAX_ITEMS
         from mediarec.recommenders.itemknn import ItemKNNRecommender

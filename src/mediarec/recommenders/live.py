@@ -116,6 +116,21 @@ class LiveModels:
             self._epoch += 1
             self._eager_until = time.monotonic() + EAGER_SECONDS
 
+    def peek(self, name: str) -> LoadedModel | None:
+        """What :meth:`get` returns now when it would not look at the folder (checked within the
+        interval), else None; never waits (a caller on an event loop)."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            slot = self._slots.get(name)
+            if slot is None or slot.loaded is None:
+                return None
+            now = time.monotonic()
+            interval = 0.0 if now < self._eager_until else self.check_seconds
+            return slot.loaded if now - slot.checked < interval else None
+        finally:
+            self._lock.release()
+
     def get(self, name: str) -> LoadedModel | None:
         for attempt in range(ATTEMPTS):  # a clear() or a folder swap during our load: look again
             with self._lock:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib.resources
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -145,6 +146,18 @@ def _recs(recs: list[Recommendation]) -> list[dict[str, Any]]:
     return [r.to_dict() for r in recs]
 
 
+# FastAPI's native OpenTelemetry (0.16x) looks up the global providers on every request, about 15 µs
+# of a cache hit's 55 (bench/bench_hit_path.py). mediarec configures none, so it is off unless the
+# environment asks for OpenTelemetry (older FastAPIs keep the unknown keyword in ``app.extra``).
+NO_TELEMETRY: Any = {"tracing": False, "metrics": False, "logs": False}  # fastapi.telemetry.TelemetryConfig
+
+
+def _otel_asked() -> bool:
+    return os.getenv("FASTAPI_OTEL_AUTO_CONFIGURE", "").lower() == "true" or any(
+        k.startswith("OTEL_") for k in os.environ
+    )
+
+
 def create_app(
     engine: MediaRec,
     *,
@@ -190,6 +203,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served below from packaged files instead of a CDN
         redoc_url=None,
+        telemetry=None if _otel_asked() else NO_TELEMETRY,
     )
     app.state.engine = engine
     engine.freeze_gc = True  # long-lived: its loaded state leaves the GC's full passes (engine.py)
@@ -231,7 +245,9 @@ def create_app(
         # The hint names a server path, so it goes to the operator's console, not to clients.
         raise HTTPException(401, f"{reason} X-API-Key header: {need}", headers={"WWW-Authenticate": "ApiKey"})
 
-    def require_key(request: Request, key: str | None = Security(_key_header)) -> None:
+    # Both checks are async (they only compare strings under a short lock): a plain ``def``
+    # dependency costs every write, and every read through the routes, a thread-pool hand-off.
+    async def require_key(request: Request, key: str | None = Security(_key_header)) -> None:
         check_key(
             request,
             key,
@@ -239,7 +255,7 @@ def create_app(
             "writes need the server's API key (`mediarec serve` prints where it is kept when it starts)",
         )
 
-    def require_read(request: Request, key: str | None = Security(_key_header)) -> None:
+    async def require_read(request: Request, key: str | None = Security(_key_header)) -> None:
         if reads_open:
             return
         check_key(

@@ -94,6 +94,7 @@ class HitPath:
         }
         self._memo: dict[bytes, tuple[dict[str, Any], RankOptions] | None] = {}
         self._memo_base: RankOptions | None = None
+        self.loop_hits = 0  # hits answered on the event loop, without the thread pool (tests, benchmarks)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path"):
@@ -101,10 +102,17 @@ class HitPath:
             if match is not None:
                 request = self._parse(scope)
                 if request is not None:
-                    # On the endpoints' thread pool, one hand-off instead of two: a hit may have to
-                    # refresh a snapshot first (a new model, catalogue or trending figures) and, on
-                    # PostgreSQL, waits on the network; neither may stall the event loop.
-                    body, hit = await to_thread.run_sync(self._answer, match.group(1), *request)
+                    # A hit that needs nothing but memory is answered here, on the event loop
+                    # (MediaRec.peek_entry: SQLite's data_version says nothing was committed since
+                    # the user's stamps were read, no snapshot is due for its check). Anything else
+                    # goes to the endpoints' thread pool, one hand-off instead of two: a hit may
+                    # have to refresh a snapshot first (a new model, catalogue or trending figures)
+                    # and, on PostgreSQL, waits on the network; neither may stall the event loop.
+                    body, hit = self._peek(match.group(1), *request), True
+                    if body is None:
+                        body, hit = await to_thread.run_sync(self._answer, match.group(1), *request)
+                    else:
+                        self.loop_hits += 1
                     if body is not None:
                         await send(
                             {
@@ -166,18 +174,24 @@ class HitPath:
         given = key.decode("latin-1")
         return any(keys_match(given, expected) for expected in self.accepted)
 
+    def _args(self, user: str, values: dict[str, Any], options: RankOptions) -> tuple[Any, ...]:
+        """The endpoint's call (serve/app.py ``recommendations``) for these parameters."""
+        model = values.get("model") or self.engine.settings.default_model
+        n, seen = values.get("n", 10), values.get("exclude_seen", True)
+        return (user, n, seen, values.get("kind"), values.get("creator"), model, options)
+
+    def _peek(self, user: str, values: dict[str, Any], options: RankOptions) -> bytes | None:
+        """The cached body when :meth:`MediaRec.peek_entry` proves it current without waiting."""
+        try:
+            entry = self.engine.peek_entry(*self._args(user, values, options))
+        except Exception:  # never on the loop: the thread path meets it again and answers as always
+            return None
+        return None if entry is None else entry.body
+
     def _answer(self, user: str, values: dict[str, Any], options: RankOptions) -> tuple[bytes | None, bool]:
         """(the body, whether it was a hit); (None, False) leaves the request to the endpoint."""
-        model = values.get("model") or self.engine.settings.default_model
-        args = (
-            user,
-            values.get("n", 10),
-            values.get("exclude_seen", True),
-            values.get("kind"),
-            values.get("creator"),
-            model,
-            options,
-        )
+        args = self._args(user, values, options)
+        model = args[5]
         try:
             entry = self.engine.cached_entry(*args)
             if entry is not None and entry.body is not None:

@@ -506,6 +506,19 @@ class Store(FeatureTables, ImportLog):
         if not records:
             return 0, []
         now = time.time()
+        if self.dialect.postgresql:
+            # New users first, committed in a short transaction of their own. Inserted inside the
+            # batch's transaction, a new user that another writer's batch also holds (the import's
+            # second writer thread, another process) made that writer wait for this whole batch to
+            # commit: events sorted by user share the boundary user between consecutive batches, and
+            # the two import writers ran one at a time (docs/benchmarks.md, issue 10). The batch below
+            # then finds them stored. A user created here whose batch fails after stays, without events.
+            def users_first(tx: Conn) -> None:
+                items = self._id_map(tx, "items", list(dict.fromkeys(r.item for r in records)))
+                wanted = (r.user for r in records if create_missing_items or r.item in items)
+                self._ensure_users(tx, wanted)
+
+            self.write(users_first)
 
         def run(tx: Conn) -> tuple[int, list[tuple[int, str]]]:
             rejected: list[tuple[int, str]] = []
@@ -756,6 +769,13 @@ class Store(FeatureTables, ImportLog):
         shared figures' refresh watches; it is not part of what the user's list depends on)."""
         memo = self._stamp_memo()
         return memo.get(user, self._serving_stamps) if memo is not None else self._serving_stamps(user)
+
+    def peek_serving_stamps(self, user: str) -> tuple[Any, ...] | None:
+        """:meth:`serving_stamps` when the answer is in memory and provably current (an SQLite file
+        store whose ``data_version`` has not moved since they were read), else None. Never waits:
+        for a caller on an event loop (store/stamps.py). PostgreSQL: always None."""
+        memo = self.__dict__.get("_memo")
+        return memo.peek(user) if isinstance(memo, StampMemo) else None
 
     def _stamp_memo(self) -> StampMemo | None:
         """SQLite file stores: the stamps remembered while nothing is committed (store/stamps.py)."""
