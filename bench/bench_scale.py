@@ -76,10 +76,18 @@ def import_all(
 ) -> dict[str, Any]:
     store, batch = rec.store, rec.settings.import_batch_size
     started = time.perf_counter()
-    items = load_rows(store, scale_data.item_rows(cat), "synthetic-items", "synthetic", batch_size=batch)
+    # As `mediarec import` reads a big file: in a child process unless the setting turns it off.
+    child = rec.settings.import_reader_process
+    items = load_rows(
+        store, scale_data.item_rows(cat), "synthetic-items", "synthetic",
+        batch_size=batch, reader_process=child,
+    )
     items_s = time.perf_counter() - started
     started = time.perf_counter()
-    events = load_rows(store, scale_data.event_rows(ev), "synthetic-events", "synthetic", batch_size=batch)
+    events = load_rows(
+        store, scale_data.event_rows(ev), "synthetic-events", "synthetic",
+        batch_size=batch, reader_process=child,
+    )
     events_s = time.perf_counter() - started
     out = {
         "items": items.items_new,
@@ -89,6 +97,7 @@ def import_all(
         "events_bad": len(events.bad_rows),
         "events_s": round(events_s, 2),
         "events_per_s": round(events.events_new / events_s),
+        "reader_process": child,
     }
     if not vectors:
         return out
@@ -154,6 +163,98 @@ def train(home: Path, store_url: str) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def memory_now() -> dict[str, int]:
+    """MB resident in this process now (all, anonymous, mapped file pages) and, for the machine,
+    the memory available and the page cache (Linux ``/proc``; empty elsewhere). ``ru_maxrss`` is a
+    peak: at 1 M items most of it is the first request's transient reads, not what a process keeps."""
+    out: dict[str, int] = {}
+    wanted = {"VmRSS": "rss_mb", "RssAnon": "rss_anon_mb", "RssFile": "rss_file_mb"}
+    machine = {"MemAvailable": "machine_available_mb", "Cached": "machine_page_cache_mb"}
+    for path, names in (("/proc/self/status", wanted), ("/proc/meminfo", machine)):
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            key, _, value = line.partition(":")
+            if key in names:
+                out[names[key]] = int(value.split()[0]) // 1024
+    return out
+
+
+def peak_mb() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def memory_steps(home: Path, store_url: str, user: str, wait_s: float = 1200.0) -> dict[str, Any]:
+    """What one serving process holds, load by load: resident memory after each step of a first
+    request (catalogue snapshot with its content index, model, model view, taste batch, trending,
+    the ranking itself, the background work after it), the biggest arrays, and what the C
+    allocator hands back when asked at the end (``malloc_trim``: freed memory it kept)."""
+    from mediarec.rank.ranker import ModelRef
+
+    steps: list[dict[str, Any]] = []
+
+    def mark(name: str, began: float) -> None:
+        gc.collect()
+        steps.append(
+            {"step": name, "s": round(time.perf_counter() - began, 1), **memory_now(), "peak_mb": peak_mb()}
+        )
+        print(f"memory: {json.dumps(steps[-1])}", file=sys.stderr, flush=True)
+
+    t = time.perf_counter()
+    mark("start", t)
+    rec = engine(home, store_url)
+    ranker = rec._ranker
+    t = time.perf_counter()
+    catalog = ranker.catalogs.get(rec.store)
+    mark("catalogue snapshot", t)
+    t = time.perf_counter()
+    loaded = rec.loaded()
+    assert loaded is not None, "no trained model in this home"
+    mark("model", t)
+    t = time.perf_counter()
+    ref = ModelRef(loaded.path, loaded.model, loaded.user_index, loaded.popularity)
+    view = ranker.view(ref, catalog)
+    mark("model view", t)
+    opts = rec.rank_options
+    if catalog.content is not None and opts.new_item_share < 1.0:
+        t = time.perf_counter()
+        ranker.audience.tastes(rec.store, catalog, rec.weights)
+        mark("taste batch", t)
+    t = time.perf_counter()
+    ranker.trending.get(rec.store, catalog, opts.trending_window_days, opts.trending_half_life_days)
+    mark("trending", t)
+    t = time.perf_counter()
+    rec.recommend(user, n=10)
+    mark("first recommend", t)
+    t = time.perf_counter()
+    settle(rec, wait_s)
+    mark("background work done", t)
+    model = loaded.model
+    arrays = {
+        "catalogue content": catalog.content,
+        "model view vectors": view.vectors,
+        "model item factors": getattr(model, "item_factors", None),
+        "model user factors": getattr(model, "user_factors", None),
+    }
+    sizes = {k: round(v.nbytes / 2**20) for k, v in arrays.items() if isinstance(v, np.ndarray)}
+    for name, m in (("model seen (CSR)", model.seen), ("model view seen (CSC)", view.seen_csc)):
+        if m is not None:
+            sizes[name] = round((m.data.nbytes + m.indices.nbytes + m.indptr.nbytes) / 2**20)
+    t = time.perf_counter()
+    trimmed = None
+    try:
+        import ctypes
+
+        trimmed = bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        pass
+    mark("after malloc_trim", t)
+    rec.close()
+    return {"steps": steps, "arrays_mb": sizes, "malloc_trim_released": trimmed}
+
+
 def settle(rec: MediaRec, wait_s: float) -> float | None:
     """Seconds waited until the ranker runs no background work (None: still busy at ``wait_s``)."""
     started = time.monotonic()
@@ -188,6 +289,7 @@ def profile_requests(rec: MediaRec, users: list[str], path: Path) -> dict[str, A
     total: pstats.Stats | None = None
     kept: list[tuple[float, str, cProfile.Profile]] = []
     for user in users:
+        rec.results.clear()  # a user timed before is ranked again, not answered from the cache
         prof = cProfile.Profile()
         t = time.perf_counter()
         prof.enable()
@@ -225,6 +327,11 @@ def in_process(
     after the timed requests, ``profile_users`` are ranked under cProfile, written there.
     ``timed``: how many users after the warm-up ones are timed (default: all)."""
     rec = engine(home, store_url)
+    # BLAS on one thread, as `mediarec serve` runs requests (serve/app.py): spread over both cores
+    # each small product of a ranking waits for the other core whenever another process holds it.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
     started = time.perf_counter()
     rec.recommend(users[0], n=10)
     first_s = time.perf_counter() - started
@@ -234,18 +341,25 @@ def in_process(
     # bands, taste vectors, trending, index builds) is done; at 1 M items the first bands alone
     # take tens of seconds of the cores the requests need. What still ran during timing is reported.
     waited = settle(rec, wait_s)
+    memory_before = memory_now()
     times = []
     busy: dict[str, int] = {}
     pauses = GcPauses()
     gc.callbacks.append(pauses)
     stop = None if timed is None else 1 + warm + timed
+    alive: list[list[str]] = []  # other threads alive as each timed request started
+    starts: list[float] = []
+    began = time.perf_counter()
     for u in users[1 + warm : stop]:
         for name in rec._ranker.pending():
             busy[name] = busy.get(name, 0) + 1
+        alive.append(sorted({th.name for th in threading.enumerate()} - {"MainThread"}))
         t = time.perf_counter()
+        starts.append(t - began)
         rec.recommend(u, n=10)
         times.append(time.perf_counter() - t)
     gc.callbacks.remove(pauses)
+    memory_after = memory_now()
     timed_users = users[1 + warm : stop]
     # The slowest timed requests: user and how many events the store holds for them.
     slowest = [
@@ -253,6 +367,11 @@ def in_process(
             "ms": round(times[k] * 1000, 1),
             "user": timed_users[k],
             "events": len(rec.store.user_event_rows(timed_users[k])),
+            # Where in the timed run: a slow request's neighbours and threads tell a user's own cost
+            # from something else running at that moment.
+            "position": k,
+            "started_s": round(starts[k], 2),
+            "threads": alive[k],
         }
         for k in sorted(range(len(times)), key=lambda k: -times[k])[:5]
     ]
@@ -276,6 +395,10 @@ def in_process(
         "slowest": slowest,
         "profile": profiled,
         "bench_process_peak_rss_mb": round(rss),
+        # Resident now (not the peak), and the machine's available memory and page cache, as the
+        # timed requests began and ended.
+        "memory_timed_start": memory_before,
+        "memory_timed_end": memory_after,
     }
 
 
@@ -447,7 +570,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default="import,train,recommend,http,delete",
         help="comma-separated subset, to run a big size in parts on a kept --home / --store-url "
         "(the generator is seeded, so every part sees the same data); add no-vectors to import "
-        "items and events only; cf-recall compares the CF index with the exact product",
+        "items and events only; cf-recall compares the CF index with the exact product; memory "
+        "measures what a serving process holds after each load step",
     )
     parser.add_argument(
         "--writers",
@@ -463,6 +587,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "cProfile and write the report here",
     )
     parser.add_argument("--profile-requests", type=int, default=300)
+    parser.add_argument(
+        "--profile-users",
+        default="",
+        help="comma-separated users to profile instead of drawn ones (say, a previous run's slowest)",
+    )
     args = parser.parse_args(argv)
     if args.writers is not None:
         import mediarec.datasets.loader as loader
@@ -479,29 +608,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     try:
         started = time.perf_counter()
-        cat = scale_data.catalogue(args.items)
-        ev = scale_data.event_arrays(cat, args.users, args.events)
+        if "import" in stages:
+            cat = scale_data.catalogue(args.items)
+            ev = scale_data.event_arrays(cat, args.users, args.events)
+            active = np.unique(ev["user"])
+        else:  # the users only (the same draws): the other stages read the events from the store
+            active = scale_data.active_users(args.users, args.events)
         out["generate_s"] = round(time.perf_counter() - started, 2)
         if "import" in stages:
             rec = engine(home, args.store_url)
             step(out, "import", import_all(rec, cat, ev, vectors="no-vectors" not in stages))
             rec.close()
+            # The generated rows are not needed past this point: at 21 M events they are ~1 GB that
+            # a serving stage's process (several GB at 1 M items, on a 23 GB machine) can use.
+            del cat, ev
+            gc.collect()
             step(out, "store_bytes", store_size(home, args.store_url))
         if "train" in stages:
             step(out, "train_als", train(home, args.store_url))
         rng = np.random.default_rng(3)
-        active = np.unique(ev["user"])
         picked = rng.choice(active, min(len(active), args.requests + args.warm + 1), replace=False)
         users = [scale_data.user_id(int(u)) for u in picked]
-        # The generated rows are not needed past this point: at 21 M events they are ~1 GB that a
-        # serving stage's process (11-16 GB at 1 M items, on a 23 GB machine) can use.
-        del cat, ev
-        gc.collect()
         kept: list[MediaRec] = []
+        if "memory" in stages:
+            step(out, "memory", memory_steps(home, args.store_url, users[0]))
+            gc.collect()
         if "recommend" in stages:
             keep = kept if "cf-recall" in stages else None
             profiled: list[str] = []
-            if args.profile:  # other users than the timed ones, drawn apart (the timed ones stay the same)
+            if args.profile and args.profile_users:
+                profiled = [u.strip() for u in args.profile_users.split(",") if u.strip()]
+            elif args.profile:  # other users than the timed ones, drawn apart (the timed ones stay the same)
                 others = np.setdiff1d(active, picked)
                 drawn = np.random.default_rng(4).choice(
                     others, min(len(others), args.profile_requests), replace=False

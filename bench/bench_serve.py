@@ -10,6 +10,11 @@ that home, since the miss path writes events. Then, on loopback, in one run:
   ``X-Mediarec-Cache`` header counts the hits);
 - ``mediarec-miss``: the same server right after an interaction: each request POSTs an event for a
   random user, then GETs that user's list (the GET's latency is reported; ``post+get`` too);
+- ``mediarec-post+get`` in the open loop (``--post-open``, 25/50/100 pairs a second by default):
+  POST → changed list at a given write rate. A closed loop of clients that do nothing but write
+  measures the saturation point (each client sends its next pair as soon as the last is answered,
+  so the latency there is about clients / throughput plus queueing); pairs started on a fixed
+  schedule measure the latency a given write rate gets. Both are reported;
 - ``mediarec-granian``: the hit path of the same app under granian instead of uvicorn
   (``--no-granian`` leaves it out);
 - ``cornac``: Cornac 3.0.1's serving app (Flask's server) with an MF model of 64 factors trained on
@@ -47,7 +52,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 import numpy as np
@@ -129,6 +134,39 @@ def load(base: str, spec: dict[str, Any], mode: str, level: float, seconds: floa
     return dict(json.loads(out.stdout))
 
 
+def worker_connections(port: int) -> list[int]:
+    """Established connections to ``port`` held by each process, most first (Linux ``/proc``): how
+    the kernel spread the clients over the workers' SO_REUSEPORT sockets (by a hash of each
+    connection's addresses, so 10 connections over 2 workers split 7/3 or worse about a third of
+    the time, and the busier worker's core then sets the pace). Empty where /proc is missing."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == "01":  # 01: ESTABLISHED
+                inodes.add(f"socket:[{f[9]}]")
+
+    def link(fd: Path) -> str:
+        try:
+            return os.readlink(fd)
+        except OSError:  # closed meanwhile
+            return ""
+
+    per: list[int] = []
+    for fds in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            held = sum(link(fd) in inodes for fd in fds.iterdir())
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if held:
+            per.append(held)
+    return sorted(per, reverse=True)
+
+
 def generator_ok(row: dict[str, Any]) -> bool:
     """Whether the open-loop generator held its schedule in this row (see GEN_MIN_RATE)."""
     return row["gen_rate"] >= GEN_MIN_RATE * row["level"] and row["gen_lag_p99_ms"] <= GEN_MAX_LAG_MS
@@ -197,12 +235,30 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="seconds per level")
     ap.add_argument("--closed", default="1,10,50", help="closed-loop client counts")
     ap.add_argument("--open", default="50,100,200,400", help="open-loop rates, req/s")
+    ap.add_argument(
+        "--miss-closed", default=None, help="closed-loop client counts of the miss levels (default: --closed)"
+    )
+    ap.add_argument(
+        "--post-open", default="25,50,100", help="open-loop POST → changed list rates, pairs/s ('' for none)"
+    )
+    ap.add_argument(
+        "--no-miss-get",
+        action="store_true",
+        help="leave out the GET-only miss levels (the post+get rows report the GET's latency too)",
+    )
     ap.add_argument("--workers", type=int, default=2, help="server worker processes (mediarec, bare)")
     ap.add_argument("--hit-users", type=int, default=1000, help="users whose lists are cached first")
     ap.add_argument("--no-granian", action="store_true", help="leave out mediarec under granian")
     ap.add_argument("--no-cornac", action="store_true")
     ap.add_argument("--miss-count", type=int, default=300, help="in-process misses measured")
     ap.add_argument("--out", default=None, help="also write the figures as JSON here")
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="seconds to wait after warming, before the first level (a big catalogue's server computes"
+        " its first new-item audiences in the background for a while after its first requests)",
+    )
     args = ap.parse_args()
     print(f"load average before: {os.getloadavg()}", flush=True)
     prepared = Path(args.home)
@@ -214,17 +270,22 @@ def main() -> None:
     hot = [str(u) for u in rng.choice(users, size=min(args.hit_users, len(users)), replace=False)]
     with MediaRec(home) as engine:
         items = [str(i) for i in engine.store.all_item_ids()]
-        ev = engine.store.event_columns()
-        pairs = list(zip(ev.users.tolist(), ev.items.tolist(), strict=True))
+        pairs: list[tuple[str, str]] = []  # Cornac's training events, read only for Cornac
+        if not args.no_cornac:
+            ev = engine.store.event_columns()
+            pairs = list(zip(ev.users.tolist(), ev.items.tolist(), strict=True))
         factors = int(engine.loaded("als").model.item_vectors().shape[1])  # type: ignore[union-attr]
-    started = time.perf_counter()
-    miss = in_process_miss(home, users, items, args.miss_count)
-    print(
-        f"in process, the list right after an event ({args.miss_count} users): p50 {miss['p50_ms']:.1f} ms, "
-        f"p99 {miss['p99_ms']:.1f} ms ({time.perf_counter() - started:.0f} s with startup)",
-        flush=True,
-    )
-    results: list[dict[str, Any]] = [{"system": "in-process-miss", **miss}]
+    results: list[dict[str, Any]] = []
+    if args.miss_count > 0:  # 0 leaves it out: at a million items the bench process would hold a
+        started = time.perf_counter()  # second snapshot (~11 GB) beside the server's
+        miss = in_process_miss(home, users, items, args.miss_count)
+        print(
+            f"in process, the list right after an event ({args.miss_count} users): p50 "
+            f"{miss['p50_ms']:.1f} ms, p99 {miss['p99_ms']:.1f} ms "
+            f"({time.perf_counter() - started:.0f} s with startup)",
+            flush=True,
+        )
+        results.append({"system": "in-process-miss", **miss})
     work = home.parent / (home.name + "-peers")
     with ExitStack() as stack:
         base, key = stack.enter_context(server(home, workers=args.workers))
@@ -232,6 +293,10 @@ def main() -> None:
         httpx.get(f"{base}/users/{hot[0]}/recommendations", params={"n": N, **ALL_ON}, timeout=300)
         print(f"mediarec: first request (cold caches) {time.perf_counter() - started:.2f}s", flush=True)
         bodies = warm(base, hot, ALL_ON)
+        if args.settle > 0:
+            print(f"  settling {args.settle:g} s (load {os.getloadavg()[0]:.2f})", flush=True)
+            time.sleep(args.settle)
+            warm(base, hot, ALL_ON)  # lists that went stale meanwhile (new figures) are cached again
         lists = work / "bare-lists.json"
         work.mkdir(parents=True, exist_ok=True)
         lists.write_text(json.dumps(bodies))
@@ -258,13 +323,25 @@ def main() -> None:
             "mediarec-miss": (base, mediarec_miss(users, items, key, ALL_ON)),
             "mediarec-post+get": (base, post_then_get(users, items, key, ALL_ON)),
         }
+        if args.no_miss_get:
+            del misses["mediarec-miss"]
 
         def run(mode: str, level: float, name: str, target: str, spec: dict[str, Any]) -> dict[str, Any]:
             load1 = os.getloadavg()[0]
-            got = load(target, {**spec, "seed": int(level) * 7 + 1}, mode, level, args.seconds)
+            spread: list[list[int]] = []  # sampled half-way through the level
+            port = urlsplit(target).port or 80
+            timer = threading.Timer(args.seconds / 2, lambda: spread.append(worker_connections(port)))
+            timer.start()
+            try:
+                got = load(target, {**spec, "seed": int(level) * 7 + 1}, mode, level, args.seconds)
+            finally:
+                timer.cancel()
             row = {"system": name, "mode": mode, "level": level, "load1": load1, **got}
+            row["worker_connections"] = spread[0] if spread else []
             results.append(row)
-            gen = f"gen cpu {got['gen_cpu']:.2f}"
+            gen = f"gen cpu {got['gen_cpu']:.2f}, connections per worker {row['worker_connections']}"
+            if "get_p50_ms" in got:
+                gen += f", the GET p50 {got['get_p50_ms']:.1f} / p99 {got['get_p99_ms']:.1f} ms"
             if mode == "open":
                 gen += (
                     f", sent {got['gen_rate']:.0f}/s, lag p99 {got['gen_lag_p99_ms']:.1f} ms"
@@ -297,9 +374,17 @@ def main() -> None:
                 f"lag p99 {b['gen_lag_p99_ms']:.1f} ms: {verdict}",
                 flush=True,
             )
-        for clients in [int(x) for x in args.closed.split(",") if x]:
+        miss_closed = args.closed if args.miss_closed is None else args.miss_closed
+        for clients in [int(x) for x in miss_closed.split(",") if x]:
             for name, (target, spec) in misses.items():
                 run("closed", clients, name, target, spec)
+        # POST → changed list at fixed write rates: the pairs leave on schedule whatever the answers
+        # do, and each is timed from its scheduled start (a pair waiting for a connection counts).
+        for rate in [float(x) for x in args.post_open.split(",") if x]:
+            row = run("open", rate, "mediarec-post+get", base, post_then_get(users, items, key, ALL_ON))
+            row["valid"] = generator_ok(row)  # no bare counterpart: the generator's own schedule
+            if not row["valid"]:
+                print(f"  post+get open {rate:g}: INVALID, the generator fell behind", flush=True)
     report(results)
     command = " ".join(shlex.quote(a) for a in [".venv/bin/python", *sys.argv])
     print(f"command: {command}")
@@ -310,8 +395,16 @@ def main() -> None:
 
 
 def report(results: list[dict[str, Any]]) -> None:
-    """Ratios of mediarec's hit path to the peers at each level."""
+    """Ratios of mediarec's hit path to the peers at each level; POST → changed list, closed and open."""
     by = {(r["mode"], r["level"], r["system"]): r for r in results if "mode" in r}
+    for (mode, level, name), r in by.items():
+        if name == "mediarec-post+get":
+            what = "clients (saturation)" if mode == "closed" else "pairs/s scheduled"
+            valid = "" if r.get("valid", True) else " INVALID: the generator fell behind"
+            print(
+                f"POST → changed list, {mode} {level:g} {what}: p50 {r['p50_ms']:.1f} ms, "
+                f"p99 {r['p99_ms']:.1f} ms, {r['throughput_rps']:.0f} pairs/s, errors {r['errors']}{valid}"
+            )
     for (mode, level, name), r in list(by.items()):
         if name != "mediarec-hit":
             continue

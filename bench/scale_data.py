@@ -112,12 +112,23 @@ def vectors(cat: Catalogue, start: int, stop: int) -> np.ndarray:
     return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
 
 
+def _event_users(rng: np.random.Generator, n_users: int, n_events: int) -> np.ndarray:
+    """Each event's user, sorted: the generator's first draws (a long tail of light users)."""
+    activity = rng.lognormal(0.0, 1.0, n_users)
+    return np.sort(rng.choice(n_users, n_events, p=activity / activity.sum()))
+
+
+def active_users(n_users: int, n_events: int, seed: int = 13) -> np.ndarray:
+    """The users with an event in :func:`event_arrays` (same seed), sorted, without generating the
+    events, which only an import needs (at 21 M events, columns of ~1 GB and a peak of several GB
+    while they are made)."""
+    return np.unique(_event_users(np.random.default_rng(seed), n_users, n_events))
+
+
 def event_arrays(cat: Catalogue, n_users: int, n_events: int, seed: int = 13) -> dict[str, np.ndarray]:
     """Events as columns sorted by (user, time): user, item, type, value, ts."""
     rng = np.random.default_rng(seed)
-    # Activity: a long tail of light users and a few heavy ones.
-    activity = rng.lognormal(0.0, 1.0, n_users)
-    user = np.sort(rng.choice(n_users, n_events, p=activity / activity.sum()))
+    user = _event_users(rng, n_users, n_events)
     taste = rng.integers(0, cat.topics, (n_users, 2))
     own = rng.random(n_events) < 0.75
     second = rng.random(n_events) < 0.3

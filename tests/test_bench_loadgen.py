@@ -124,3 +124,54 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
         thread.join(10)
     assert (got["requests"], got["errors"]) == (10, 0)
     assert got["dropped_idle"] >= 8 and fake.requests == 10
+
+
+class FakeSlowListServer(FakeStallingServer):
+    """A fake HTTP server (for this test only): a POST is answered at once, a GET after 30 ms, as a
+    list ranked afresh after the user's new event would be."""
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                self.requests += 1
+                lower = head.lower()
+                at = lower.find(b"content-length:")
+                if at >= 0:
+                    await reader.readexactly(int(lower[at + 15 : lower.index(b"\r\n", at)]))
+                if head.startswith(b"GET"):
+                    await asyncio.sleep(0.03)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        except asyncio.IncompleteReadError:
+            writer.close()
+
+
+def test_post_then_get_on_a_schedule_times_each_pair_from_its_start() -> None:
+    fake = FakeSlowListServer()
+    thread = threading.Thread(target=fake.run, daemon=True)
+    thread.start()
+    fake.ready.wait(10)
+    spec = {"kind": "post+get", "users": ["u1", "u2"], "items": ["i1"], "key": "k", "query": "n=10"}
+    base = f"http://127.0.0.1:{fake.port}"
+    try:
+        runs = {}
+        for mode, level in (("open", 20), ("closed", 2)):
+            full = {**spec, "base": base, "mode": mode, "level": level, "seconds": 1.0, "timeout": 2.0}
+            out = subprocess.run(
+                [sys.executable, str(BENCH / "_loadgen.py")],
+                input=json.dumps(full),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
+            runs[mode] = json.loads(out.stdout)
+    finally:
+        fake.loop.call_soon_threadsafe(fake.loop.stop)
+        thread.join(10)
+    got = runs["open"]
+    # 20 pairs started on schedule, each a POST then a GET on one connection, none failed.
+    assert (got["requests"], got["errors"]) == (20, 0) and got["gen_rate"] > 18
+    # The pair's time covers both requests; the GET's own time is reported beside it.
+    assert 30 <= got["get_p50_ms"] <= got["p50_ms"] < 500
+    closed = runs["closed"]
+    assert closed["errors"] == 0 and 30 <= closed["get_p50_ms"] <= closed["p50_ms"]

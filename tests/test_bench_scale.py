@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
@@ -42,3 +44,12 @@ def test_bench_scale_runs_end_to_end_at_toy_size(tmp_path: Path) -> None:
     assert out["recommend_in_process"]["requests"] == 5
     assert out["recommend_in_process"]["p99_ms"] > 0
     assert out["store_bytes"] > 0 and out["delete_user"]["delete_user_s"] > 0
+    # A serving-only run draws the same users without generating the events, and reports what the
+    # process holds step by step and when timing starts (resident memory, not only the peak).
+    assert np.array_equal(scale_data.active_users(60, 2000), np.unique(ev["user"]))
+    sizes = ["--items", "300", "--events", "2000", "--users", "60", "--requests", "5", "--warm", "2"]
+    again = bench_scale.main([*sizes, "--home", str(tmp_path / "home"), "--stages", "memory,recommend"])
+    steps = [s["step"] for s in again["memory"]["steps"]]
+    assert steps[:4] == ["start", "catalogue snapshot", "model", "model view"] and "first recommend" in steps
+    assert all(s["rss_mb"] > 0 for s in again["memory"]["steps"])
+    assert again["recommend_in_process"]["memory_timed_start"]["rss_mb"] > 0

@@ -39,7 +39,11 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger("mediarec.engine")
-# After a new model version, this many of the most recently used lists are re-ranked in the background.
+# After a new model version, this many of the most recently used lists are re-ranked in the background:
+# only lists requested again after the request that ranked them. With events arriving, the trending
+# figures move every minute and stale every list at once; re-ranking lists asked for once (a stream
+# of first requests, or POST then GET by many users) spent the warmer's whole budget (up to a third
+# of a core per worker, rank/warm.py) on lists nobody was asking for, beside the requests' GIL.
 WARM_LISTS = 1000
 REFILL_QUEUE = 2000  # at most this many lists wait for a background re-rank
 
@@ -141,7 +145,13 @@ class MediaRec:
         kind: str | None = None,  # every item's kind, for formats whose files do not say it (split)
     ) -> ImportReport:
         return import_path(
-            self.store, path, fmt, batch_size=self.settings.import_batch_size, progress=progress, kind=kind
+            self.store,
+            path,
+            fmt,
+            batch_size=self.settings.import_batch_size,
+            progress=progress,
+            kind=kind,
+            reader_process=self.settings.import_reader_process,
         )
 
     def add_items(self, items: Sequence[ItemRecord]) -> int:
@@ -530,7 +540,8 @@ class MediaRec:
             gc.collect()  # once, so no garbage of the start is kept for good
             gc.freeze()
         if before is not None and before != seen and self.results.size:
-            self._warmer.warm([k for k in self.results.recent_keys(WARM_LISTS) if k.model == name])
+            keys = self.results.recent_keys(WARM_LISTS, used=True)
+            self._warmer.warm([k for k in keys if k.model == name])
 
     def _note_shared(self, token: tuple[Any, ...] | None) -> None:
         """When the snapshots every list shares (catalogue, trending figures, audiences, ranking
@@ -541,7 +552,7 @@ class MediaRec:
         with self._refill_lock:
             before, self._shared = self._shared, shared
         if before is not None and before != shared:
-            self._warmer.warm(self.results.recent_keys(WARM_LISTS))
+            self._warmer.warm(self.results.recent_keys(WARM_LISTS, used=True))
 
     def _rank_key(self, k: CacheKey) -> None:
         self.rank_entry(k.user, k.n, k.exclude_seen, k.kind, k.creator, k.model, k.options)

@@ -72,6 +72,11 @@ class Settings:
         0.0, "Views watched less than this fraction are not positives (still count as seen)."
     )
     import_batch_size: int = _s(5000, "Rows per transaction during import; a crash loses at most one batch.")
+    import_reader_process: bool = _s(
+        True,
+        "Import: read and check a source of 16 MB or more in a child process (fork), so parsing "
+        "overlaps the store's writes; off, or where fork is unavailable, rows are read in place.",
+    )
     popularity_half_life_days: float = _s(
         30.0, "Half-life of the popularity model's time decay; 0 turns decay off."
     )

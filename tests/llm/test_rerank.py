@@ -1,6 +1,6 @@
 """The LLM re-ranker: only a permutation of the candidates is used, the two presentation orders
 cancel position bias, titles are fenced data. Fakes stand in for the model in the unit tests (named
-as fakes); the heavy test runs the real fast kit model."""
+as fakes, shared with tests/rank in rerank_fakes.py); the heavy test runs the real fast kit model."""
 
 from __future__ import annotations
 
@@ -22,14 +22,9 @@ from mediarec.llm.rerank import (
 )
 from mediarec.llm.structured import schema_errors
 from mediarec.llm.untrusted import has_control_markers
+from tests.llm.rerank_fakes import FakeDown, FakeJudge, shown_candidates
 
 CANDIDATES = [f"Movie {c} (Drama)" for c in "ABCDEFGHIJ"]
-
-
-def shown_candidates(messages: list[Message]) -> list[str]:
-    """The candidate texts of a prompt, in the order the model sees them."""
-    body = messages[-1]["content"].split('<data label="candidates">\n', 1)[1].split("\n</data>", 1)[0]
-    return [line.split("] ", 1)[1] for line in body.splitlines()]
 
 
 class FakeCopier(LLMBackend):
@@ -46,23 +41,6 @@ class FakeCopier(LLMBackend):
     ) -> tuple[Any, Usage]:
         self.calls += 1
         return {"order": list(range(1, len(shown_candidates(messages)) + 1))}, Usage(10, 5, 0.01)
-
-
-class FakeJudge(LLMBackend):
-    """A fake model with a fixed preference over candidate texts, whatever order they are shown in."""
-
-    name = "fake"
-    model_id = "fake-judge"
-
-    def __init__(self, preferred: list[str]) -> None:
-        self.preferred = preferred
-
-    def complete_json(
-        self, messages: list[Message], schema: dict[str, Any], options: CompletionOptions | None = None
-    ) -> tuple[Any, Usage]:
-        shown = shown_candidates(messages)
-        order = sorted(range(len(shown)), key=lambda i: self.preferred.index(shown[i]))
-        return {"order": [i + 1 for i in order]}, Usage(10, 5, 0.01)
 
 
 class FakeScripted(LLMBackend):
@@ -181,15 +159,6 @@ def test_no_valid_pass_keeps_the_original_order() -> None:
 
 
 def test_a_backend_that_cannot_answer_raises() -> None:
-    class FakeDown(LLMBackend):
-        """A fake backend whose server is down."""
-
-        name = "fake"
-        model_id = "fake-down"
-
-        def complete_json(self, *args: Any, **kwargs: Any) -> tuple[Any, Usage]:
-            raise LLMError("connection refused")
-
     with pytest.raises(LLMError):
         rerank(FakeDown(), [], CANDIDATES[:3], RerankOptions(k=3))
 

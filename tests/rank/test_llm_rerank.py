@@ -10,46 +10,10 @@ from typing import Any
 import pytest
 
 from mediarec.engine import MediaRec
-from mediarec.llm.backends import CompletionOptions, LLMBackend, LLMError, Message, Usage
 from mediarec.rank.llm_rerank import RerankGate, item_text, rerank_result
 from mediarec.rank.records import RankResult, Reason, Recommendation
 from mediarec.settings import load_settings
-
-
-def shown(messages: list[Message]) -> list[str]:
-    body = messages[-1]["content"].split('<data label="candidates">\n', 1)[1].split("\n</data>", 1)[0]
-    return [line.split("] ", 1)[1] for line in body.splitlines()]
-
-
-class FakeReverser(LLMBackend):
-    """A fake model that prefers the candidates in the reverse of a fixed list of texts."""
-
-    name = "fake"
-    model_id = "fake-reverser"
-
-    def __init__(self, texts: list[str]) -> None:
-        self.preferred = list(reversed(texts))
-        self.calls = 0
-        self.prompts: list[str] = []
-
-    def complete_json(
-        self, messages: list[Message], schema: dict[str, Any], options: CompletionOptions | None = None
-    ) -> tuple[Any, Usage]:
-        self.calls += 1
-        self.prompts.append(messages[-1]["content"])
-        texts = shown(messages)
-        order = sorted(range(len(texts)), key=lambda i: self.preferred.index(texts[i]))
-        return {"order": [i + 1 for i in order]}, Usage(10, 5, 0.01)
-
-
-class FakeDown(LLMBackend):
-    """A fake backend whose server is down."""
-
-    name = "fake"
-    model_id = "fake-down"
-
-    def complete_json(self, *args: Any, **kwargs: Any) -> tuple[Any, Usage]:
-        raise LLMError("connection refused")
+from tests.llm.rerank_fakes import FakeDown, FakeJudge
 
 
 def ranked(n: int = 6) -> RankResult:
@@ -94,7 +58,7 @@ def test_a_bad_setting_fails_when_the_engine_starts(tmp_path: Path) -> None:
 def test_only_the_head_is_reordered_and_scores_keep_their_places() -> None:
     before = ranked(6)
     texts = [item_text(r) for r in before.items[:4]]
-    fake = FakeReverser(texts)
+    fake = FakeJudge(texts[::-1])
     after = rerank_result(before, ["Old Title"], fake, RerankGate("all", k=4), "u1")
     assert fake.calls == 2
     assert [r.item_id for r in after.items] == ["i3", "i2", "i1", "i0", "i4", "i5"]
@@ -107,7 +71,7 @@ def test_failures_and_fallbacks_leave_the_list_alone() -> None:
     before = ranked(4)
     assert rerank_result(before, [], FakeDown(), RerankGate("all"), "u1") is before
     popular = dataclasses.replace(before, fallback=True)
-    fake = FakeReverser([item_text(r) for r in before.items])
+    fake = FakeJudge([item_text(r) for r in before.items][::-1])
     assert rerank_result(popular, [], fake, RerankGate("all"), "u1") is popular and fake.calls == 0
     one = RankResult(before.items[:1])
     assert rerank_result(one, [], fake, RerankGate("all"), "u1") is one
@@ -118,7 +82,7 @@ def test_the_engine_reranks_only_the_gated_users(engine: MediaRec) -> None:
     plain = engine.rank(user, n=6)
     assert not plain.fallback and len(plain.items) == 6
     texts = [item_text(r) for r in plain.items[:5]]
-    fake = FakeReverser(texts)
+    fake = FakeJudge(texts[::-1])
     engine._llm = fake  # the engine asks this fake instead of a real model
     try:
         engine._rerank_gate = RerankGate("cold", cold_events=0, k=5)  # user-01 has events: not cold

@@ -92,3 +92,20 @@ def test_a_catalogue_change_rewarms_the_other_users_lists(engine: MediaRec) -> N
         (i.item_id, i.title) for i in expected.items
     ]
     engine.close()
+
+
+def test_only_lists_requested_again_are_rewarmed(engine: MediaRec) -> None:
+    rows = engine.store.conn.execute("SELECT external_id FROM users ORDER BY id LIMIT 3").fetchall()
+    once, twice, trigger = (str(r[0]) for r in rows)
+    first = {user: engine.rank_entry(user, n=8, options=OPTIONS) for user in (once, twice, trigger)}
+    assert not any(hit for _, hit in first.values())
+    assert engine.rank_entry(twice, n=8, options=OPTIONS)[1]  # asked for again: in use
+    shown = first[once][0].result.items[0].item_id
+    engine.add_items([ItemRecord(shown, title="Renamed while cached")])
+    assert not engine.rank_entry(trigger, n=8, options=OPTIONS)[1]  # sees the change, starts the warm
+    wait_idle(engine._warmer)
+    # The list asked for twice was re-ranked in the background; the one asked for once was not.
+    assert engine.rank_entry(twice, n=8, options=OPTIONS)[1]
+    entry, hit = engine.rank_entry(once, n=8, options=OPTIONS)
+    assert not hit and "Renamed while cached" in [i.title for i in entry.result.items]
+    engine.close()

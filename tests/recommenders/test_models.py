@@ -49,6 +49,7 @@ def test_every_registered_model_is_covered() -> None:
     # content, hybrid and ease pass the contract in test_content_hybrid.py
     covered = {"random", "popularity", "itemknn", "itemknn-bm25", "als", "bpr", "ease", "content", "hybrid"}
     covered.add("dlae")  # passes the contract in test_dlae.py
+    covered.add("gfcf")  # passes the contract in test_gfcf.py
     assert set(recommenders.MODELS) == covered
 
 

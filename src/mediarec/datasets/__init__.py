@@ -66,13 +66,27 @@ def import_path(
     batch_size: int = 5000,
     progress: Callable[[ImportReport], None] | None = None,
     kind: str | None = None,
+    reader_process: bool = False,
 ) -> ImportReport:
-    """Import a source into the store; see :mod:`mediarec.datasets.loader` for the guarantees."""
+    """Import a source into the store; see :mod:`mediarec.datasets.loader` for the guarantees.
+    ``reader_process`` reads a source of at least READER_PROCESS_MIN_BYTES in a child process."""
     name, rows = read(path, fmt, kind)
     return load_rows(
         store, rows, source=str(path), fmt=name, batch_size=batch_size,
         create_missing_items=getattr(FORMATS[name], "IMPLICIT_ITEMS", False), progress=progress,
+        reader_process=reader_process and _source_bytes(Path(path)) >= READER_PROCESS_MIN_BYTES,
     )
+
+
+# Below this a second process costs more (the fork, a pipe) than reading in place saves: a few
+# seconds of parsing at most.
+READER_PROCESS_MIN_BYTES = 16 * 1024 * 1024
+
+
+def _source_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 __all__ = [

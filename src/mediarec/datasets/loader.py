@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mediarec.datasets.base import Row
+from mediarec.datasets.reader_process import rows_in_child
 from mediarec.records import BadRow, EventRecord, ItemRecord
 from mediarec.store import Store
 
@@ -54,7 +55,12 @@ def load_rows(
     batch_size: int = 5000,
     create_missing_items: bool = False,
     progress: Callable[[ImportReport], None] | None = None,
+    reader_process: bool = False,
 ) -> ImportReport:
+    """Store ``rows`` (items first, then events) in batches; ``reader_process`` reads and checks
+    them in a forked child process (:mod:`mediarec.datasets.reader_process`), for big imports."""
+    if reader_process:
+        rows = rows_in_child(rows)
     run_id = store.start_import(source, fmt)
     report = ImportReport(run_id=run_id, source=source, format=fmt)
     items: list[ItemRecord] = []

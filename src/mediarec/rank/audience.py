@@ -37,7 +37,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from mediarec.interactions import InteractionWeights
-from mediarec.rank.catalog import Catalog
+from mediarec.rank import prefetch
+from mediarec.rank.catalog import BACKGROUND_RELOAD_ITEMS, Catalog, release_freed_memory
 from mediarec.rank.history import UserHistory
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ class Audiences:
 
 
 def taste_vector(
-    content: np.ndarray, has: np.ndarray, items: np.ndarray, weights: np.ndarray
+    content: np.ndarray | CentredRows, has: np.ndarray, items: np.ndarray, weights: np.ndarray
 ) -> np.ndarray | None:
     """The user's unit taste vector from their positive items with content; None without any."""
     ok = has[items] if len(items) else np.zeros(0, dtype=bool)
@@ -96,6 +97,42 @@ def centred(catalog: Catalog) -> np.ndarray:
     norms[norms == 0] = 1.0
     out[has] = shifted / norms[:, None]
     return out
+
+
+class CentredRows:
+    """The rows of :func:`centred`, made when gathered (``rows[positions]``), equal to them bit for
+    bit. The whole matrix is as big as the content itself (1.5 GB at a million 384-d items) and a
+    serving process kept it beside the content for good, while every use gathers a few rows: a
+    user's items, the new items, the items of the sampled users' events. Kept: the mean and one norm
+    per row."""
+
+    def __init__(self, catalog: Catalog, block: int = 65_536) -> None:
+        assert catalog.content is not None
+        self.content, self.has = catalog.content, catalog.has_content
+        self.shape: tuple[int, int] = (int(catalog.content.shape[0]), int(catalog.content.shape[1]))
+        self.norms = np.ones(self.shape[0], dtype=self.content.dtype)
+        self.mean = np.zeros(self.shape[1], dtype=self.content.dtype)
+        present = np.flatnonzero(self.has)
+        if not len(present):
+            return
+        # The same reduction as centred()'s over the same values (a full mask copies nothing).
+        self.mean = (self.content if len(present) == self.shape[0] else self.content[self.has]).mean(axis=0)
+        for start in range(0, len(present), block):  # per-row norms: independent of the block
+            rows = present[start : start + block]
+            norms = np.linalg.norm(self.content[rows] - self.mean, axis=1)
+            norms[norms == 0] = 1.0
+            self.norms[rows] = norms
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, positions: np.ndarray) -> np.ndarray:
+        rows = np.asarray(positions, dtype=np.int64).reshape(-1)
+        out = np.zeros((len(rows), self.shape[1]), dtype=self.content.dtype)
+        ok = self.has[rows]
+        picked = rows[ok]
+        out[ok] = (self.content[picked] - self.mean) / self.norms[picked, None]
+        return out
 
 
 def _key64(text: str) -> int:
@@ -121,23 +158,74 @@ def new_items(catalog: Catalog, viewers: np.ndarray, rule: AudienceRule, now: fl
 
 
 def all_tastes(
-    store: Store, catalog: Catalog, weights: InteractionWeights, content: np.ndarray
+    store: Store, catalog: Catalog, weights: InteractionWeights, content: np.ndarray | CentredRows
 ) -> np.ndarray:
     """Unit taste vectors (over ``content``, the centred vectors) of every user with a positive item
     that has content (rows of zeros for users without), one row per user with any event."""
+    return _tastes(store, catalog, weights, content, sampled=False).rows
+
+
+@dataclass(frozen=True, eq=False)
+class TasteSample:
+    """The taste vectors the band edges are computed from: the seeded sample of :data:`SAMPLE_USERS`
+    users above that many users (rows in user order), everyone's below, and how many users there
+    are (``len``). The bands read no other row, and every user's row was 1.5 GB at a million users."""
+
+    users: int
+    rows: np.ndarray
+
+    def __len__(self) -> int:
+        return self.users
+
+
+def sampled_tastes(
+    store: Store, catalog: Catalog, weights: InteractionWeights, content: np.ndarray | CentredRows
+) -> TasteSample:
+    """The rows :func:`audiences` reads of :func:`all_tastes`, equal to them, without the others."""
+    return _tastes(store, catalog, weights, content, sampled=True)
+
+
+def _sample_rows(n_users: int) -> np.ndarray | None:
+    """The users (rows, sorted) whose tastes place the band edges; None: everyone."""
+    if n_users <= SAMPLE_USERS:
+        return None
+    return np.sort(np.random.default_rng(0).choice(n_users, SAMPLE_USERS, replace=False))
+
+
+def _tastes(
+    store: Store,
+    catalog: Catalog,
+    weights: InteractionWeights,
+    content: np.ndarray | CentredRows,
+    sampled: bool,
+) -> TasteSample:
     ev = store.event_columns()
     if not len(ev.users):
-        return np.zeros((0, content.shape[1]), dtype=np.float32)
+        return TasteSample(0, np.zeros((0, content.shape[1]), dtype=np.float32))
     users, user_row = np.unique(ev.users, return_inverse=True)
     pos = _positions(catalog, ev.items)
     w = weights.weigh(ev.types, ev.values)
+    del ev  # the id columns: ~1.4 GB of strings at 21 M events, not needed past here
     keep = (pos >= 0) & (w > 0)
     keep[keep] &= catalog.has_content[pos[keep]]
-    matrix = sp.csr_matrix((w[keep], (user_row[keep], pos[keep])), shape=(len(users), len(catalog)))
-    tastes = np.asarray(matrix @ content, dtype=np.float32)
+    rows = _sample_rows(len(users)) if sampled else None
+    if rows is not None:  # the sample's events only; a row keeps its events in their order
+        chosen = np.zeros(len(users), dtype=bool)
+        chosen[rows] = True
+        keep &= chosen[user_row]
+        user_row = np.searchsorted(rows, user_row)
+    n_rows = len(users) if rows is None else len(rows)
+    if isinstance(content, CentredRows):
+        # Only the items these events name, in position order (the same sums, term by term).
+        cols, col = np.unique(pos[keep], return_inverse=True)
+        matrix = sp.csr_matrix((w[keep], (user_row[keep], col)), shape=(n_rows, len(cols)))
+        tastes = np.asarray(matrix @ content[cols], dtype=np.float32)
+    else:
+        matrix = sp.csr_matrix((w[keep], (user_row[keep], pos[keep])), shape=(n_rows, len(catalog)))
+        tastes = np.asarray(matrix @ content, dtype=np.float32)
     norms = np.linalg.norm(tastes, axis=1)
     tastes[norms > 0] /= norms[norms > 0, None]
-    return tastes
+    return TasteSample(len(users), tastes)
 
 
 def _positions(catalog: Catalog, item_ids: np.ndarray) -> np.ndarray:
@@ -163,12 +251,12 @@ CHUNK_ITEMS = 512
 
 
 def audiences(
-    tastes: np.ndarray,
+    tastes: np.ndarray | TasteSample,
     catalog: Catalog,
     viewers: np.ndarray,
     rule: AudienceRule,
     now: float,
-    content: np.ndarray | None = None,
+    content: np.ndarray | CentredRows | None = None,
 ) -> Audiences:
     """``content``: the centred vectors the tastes were made from (default: made here)."""
     n_users = len(tastes)
@@ -184,10 +272,11 @@ def audiences(
     if not (n_users and size and len(matched)):
         return Audiences(n_users, new, high, low, period)
     vectors = centred(catalog) if content is None else content
-    sample = tastes
-    if n_users > SAMPLE_USERS:
-        rows = np.random.default_rng(0).choice(n_users, SAMPLE_USERS, replace=False)
-        sample = tastes[np.sort(rows)]
+    if isinstance(tastes, TasteSample):
+        sample = tastes.rows
+    else:
+        rows = _sample_rows(n_users)
+        sample = tastes if rows is None else tastes[rows]
     m = len(sample)
     has_taste = np.linalg.norm(sample, axis=1) > 0
     ages = np.maximum(now - catalog.since[matched], 0.0) / DAY
@@ -229,7 +318,7 @@ def eligible(
     user: str,
     rule: AudienceRule,
     now: float,
-    content: np.ndarray | None = None,
+    content: np.ndarray | CentredRows | None = None,
 ) -> tuple[np.ndarray, dict[int, float]]:
     """(bool mask over positions: new items this user may not be shown, {position: match} of the
     new items they may be shown). ``content``: the centred vectors (default: made here)."""
@@ -273,15 +362,16 @@ class AudienceCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: tuple[int, int] | None = None
-        self._value: tuple[np.ndarray, np.ndarray] | None = None
+        self._value: tuple[TasteSample, CentredRows] | None = None
         self._at = 0.0
         self._refreshing = False
 
     def _refresh(
-        self, store: Store, catalog: Catalog, weights: InteractionWeights, content: np.ndarray, newest: int
+        self, store: Store, catalog: Catalog, weights: InteractionWeights, content: CentredRows, newest: int
     ) -> None:
         try:
-            value = (all_tastes(store, catalog, weights, content), content)
+            value = (sampled_tastes(store, catalog, weights, content), content)
+            prefetch.rewarm()  # the batch read every event: mapped index pages may have been dropped
             with self._lock:
                 if self._key is not None and self._key[0] == id(catalog):  # not replaced meanwhile
                     self._value, self._key, self._at = value, (id(catalog), newest), time.monotonic()
@@ -289,7 +379,7 @@ class AudienceCache:
             with self._lock:
                 self._refreshing = False
 
-    def peek(self, catalog: Catalog, newest: int) -> tuple[np.ndarray, np.ndarray] | None:
+    def peek(self, catalog: Catalog, newest: int) -> tuple[TasteSample, CentredRows] | None:
         """What :meth:`tastes` returns now when it would neither compute nor start a refresh, else
         None; never waits (a first computation runs under the lock)."""
         if not self._lock.acquire(blocking=False):
@@ -305,9 +395,9 @@ class AudienceCache:
 
     def tastes(
         self, store: Store, catalog: Catalog, weights: InteractionWeights, newest: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(every user's taste vector, the catalogue's centred content vectors); ``newest``: the
-        store's newest event id, when the caller has just read it."""
+    ) -> tuple[TasteSample, CentredRows]:
+        """(the taste vectors the bands read, the catalogue's centred content vectors, made by row);
+        ``newest``: the store's newest event id, when the caller has just read it."""
         newest = store.newest_event_id() if newest is None else newest
         with self._lock:
             fresh = time.monotonic() - self._at < REFRESH_SECONDS
@@ -320,8 +410,13 @@ class AudienceCache:
                 threading.Thread(target=self._refresh, args=args, name="mediarec-tastes", daemon=True).start()
                 return self._value
             else:
-                content = centred(catalog)
-            self._value = (all_tastes(store, catalog, weights, content), content)
+                content = CentredRows(catalog)
+            self._value = (sampled_tastes(store, catalog, weights, content), content)
+            if len(catalog) > BACKGROUND_RELOAD_ITEMS:
+                # The events read for it (~9 GB of rows at 21 M events) back to the system, once per
+                # snapshot: a refresh reuses what glibc keeps, so that does not grow.
+                release_freed_memory()
+            prefetch.rewarm()  # the batch read every event: mapped index pages may have been dropped
             self._key, self._at = (id(catalog), newest), time.monotonic()
             return self._value
 

@@ -61,10 +61,11 @@ class Entry:
     million of them, a pause of about 200 ms for every request in flight (measured: 61 ms for 2,000
     lists). Bytes are not tracked. Hits send the body; :attr:`result` unpickles a copy (~0.25 ms)."""
 
-    __slots__ = ("_body", "_packed", "_result", "token")
+    __slots__ = ("_body", "_packed", "_result", "token", "used")
 
     def __init__(self, token: Hashable, result: RankResult, body: bytes | None = None) -> None:
         self.token = token
+        self.used = False  # served to a second request (a hit, or a join of its computation)
         self._result: RankResult | None = result
         self._packed: bytes | None = None
         self._body: bytes | None = None
@@ -160,6 +161,7 @@ class ResultCache:
             return None
         self._entries.move_to_end(key)
         self.hits += 1
+        entry.used = True
         return entry
 
     def compute(self, key: CacheKey, token: Hashable, fn: Callable[[], RankResult]) -> tuple[Entry, bool]:
@@ -179,6 +181,7 @@ class ResultCache:
         assert flight is not None
         if joined:
             if flight.done.wait(JOIN_SECONDS) and flight.entry is not None:
+                flight.entry.used = True
                 return flight.entry, False
             return self._store(key, token, fn(), epoch), False  # the other one failed or hangs
         try:
@@ -218,10 +221,13 @@ class ResultCache:
         with self._lock:
             return list(self._by_user.get(user, ()))
 
-    def recent_keys(self, limit: int) -> list[CacheKey]:
-        """The ``limit`` most recently used requests, newest first (the active users' lists)."""
+    def recent_keys(self, limit: int, used: bool = False) -> list[CacheKey]:
+        """The ``limit`` most recently used requests, newest first (the active users' lists);
+        ``used``: only lists served to at least one request after the one that ranked them."""
         with self._lock:
-            return list(itertools.islice(reversed(self._entries), limit))
+            newest = reversed(self._entries)
+            keys = (k for k in newest if self._entries[k].used) if used else newest
+            return list(itertools.islice(keys, limit))
 
     def drop_user(self, user: str) -> int:
         """Forget every list of ``user`` (they were deleted); returns how many."""

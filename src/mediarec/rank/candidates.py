@@ -87,13 +87,16 @@ def content_source(
     if index is not None and not index.exact:
         return _indexed_content(index, seeds, allowed, n, space)
     sims = vectors @ vectors[seeds].T  # (items, seeds)
-    best = sims.argmax(axis=1)
-    score = sims[np.arange(len(sims)), best]
+    # Reduced as (seeds, items) rows: numpy's argmax along a short last axis loops per item (0.6 ms
+    # of a 4 ms ranking on ML-1M); the same products, so the same scores and the same first best seed.
+    by_seed = np.ascontiguousarray(sims.T)
+    score = by_seed.max(axis=0)
     score[~has] = -np.inf
     pos, sc = top_allowed(score, allowed, n)
     keep = sc > 0  # an orthogonal or opposite item is not "similar" to anything the user liked
     pos, sc = pos[keep], sc[keep]
-    return Source("content", pos, sc, {int(p): int(seeds[best[p]]) for p in pos}, space)
+    best = by_seed[:, pos].argmax(axis=0) if len(pos) else np.zeros(0, dtype=np.int64)
+    return Source("content", pos, sc, dict(zip(pos.tolist(), seeds[best].tolist(), strict=True)), space)
 
 
 # Neighbours fetched per seed from an index: twice each seed's share of the candidates wanted, at

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mediarec.rank import prefetch
 from mediarec.rank.candidates import Source
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class FactorIndex:
         expected = int(np.count_nonzero(np.linalg.norm(factors, axis=1) > MIN_NORM))
         if len(index) != expected:
             return None
+        prefetch.warm(path)  # mapped pages read ahead of the searches (rank/prefetch.py)
         return cls(factors, index, len(index))
 
     def save(self, path: Path) -> None:

@@ -46,11 +46,17 @@ def mmr(
     by_topic: Counter[str] = Counter()
     picked: list[int] = []
     values: list[float] = []
+    # The objective is recomputed only when max_sim moves (after a pick with vectors); an item
+    # taken or passed over by a cap is just set to -inf, which is what recomputing it would give.
+    objective: np.ndarray | None = None
     while len(picked) < n and available.any():
-        objective = lam * rel - (1.0 - lam) * max_sim
-        objective[~available] = -np.inf
+        if objective is None:
+            objective = lam * rel - (1.0 - lam) * max_sim
+            objective[~available] = -np.inf
         k = int(np.argmax(objective))
+        value = float(objective[k])
         available[k] = False
+        objective[k] = -np.inf
         creator = creators[k] if creators else None
         item_topics = topics[k] if topics else ()
         if caps.max_per_creator and creator is not None and by_creator[creator] >= caps.max_per_creator:
@@ -58,12 +64,13 @@ def mmr(
         if caps.max_per_topic and any(by_topic[t] >= caps.max_per_topic for t in item_topics):
             continue
         picked.append(k)
-        values.append(float(objective[k]))
+        values.append(value)
         if creator is not None:
             by_creator[creator] += 1
         by_topic.update(item_topics)
         if vectors is not None and lam < 1.0:
             max_sim = np.maximum(max_sim, vectors @ vectors[k])
+            objective = None
     return picked, values
 
 

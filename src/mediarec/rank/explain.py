@@ -52,15 +52,37 @@ class Interests:
 
     weights: dict[str, float] = field(default_factory=dict)
     recent: tuple[int, ...] = ()
+    # The walk over ``recent`` that sources() has made so far: tag -> the items carrying it, in
+    # ``recent``'s order. Each call walks on only until its tag has ``limit`` items, so the reasons
+    # of a whole list cost at most one walk over the history, not one per reason.
+    _walk: _TagWalk | None = field(default=None, compare=False, repr=False)
 
     def sources(self, catalog: Catalog, tag: str, limit: int) -> list[int]:
-        found = []
-        for pos in self.recent:
-            if any(t.tag == tag for t in catalog.tags[pos]):
-                found.append(pos)
-                if len(found) == limit:
-                    break
-        return found
+        """The first ``limit`` recent items carrying ``tag``, newest first (all for ``limit <= 0``)."""
+        walk = self._walk
+        if walk is None or walk.catalog is not catalog:
+            walk = _TagWalk(catalog)
+            object.__setattr__(self, "_walk", walk)  # a cache, not a value: the dataclass is frozen
+        return walk.first(self.recent, tag, limit)
+
+
+class _TagWalk:
+    __slots__ = ("catalog", "done", "tags")
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.done = 0  # items of ``recent`` indexed so far
+        self.tags: dict[str, list[int]] = {}
+
+    def first(self, recent: tuple[int, ...], tag: str, limit: int) -> list[int]:
+        tags, found = self.tags, self.tags.get(tag, [])
+        while (limit <= 0 or len(found) < limit) and self.done < len(recent):
+            pos = recent[self.done]
+            self.done += 1
+            for name in dict.fromkeys(t.tag for t in self.catalog.tags[pos]):
+                tags.setdefault(name, []).append(pos)
+            found = tags.get(tag, found)
+        return list(found) if limit <= 0 else found[:limit]
 
 
 def removed_tags(store: Any, user: str) -> frozenset[str]:
@@ -87,7 +109,9 @@ def user_interests(
     counts = ends - starts
     if not counts.sum():
         return Interests({}, recent)
-    tag_ids = np.concatenate([catalog.tag_index[a:b] for a, b in zip(starts, ends, strict=True)])
+    # Every item's slice of tag_index, gathered at once (a slice per item was a Python loop).
+    offsets = np.repeat(starts - np.cumsum(counts) + counts, counts)
+    tag_ids = catalog.tag_index[offsets + np.arange(int(counts.sum()))]
     w = np.repeat(weights.astype(np.float64), counts)
     summed = np.bincount(tag_ids, weights=w, minlength=len(catalog.tag_names))
     # Weighted by rarity: a tag every item carries says nothing about this user.
@@ -97,7 +121,8 @@ def user_interests(
         {
             catalog.tag_names[k]: float(score[k])
             for k in hit.tolist()
-            if catalog.tag_names[k] not in removed and normalise_tag(catalog.tag_names[k]) not in removed
+            if not removed
+            or (catalog.tag_names[k] not in removed and normalise_tag(catalog.tag_names[k]) not in removed)
         },
         recent,
     )

@@ -40,7 +40,7 @@ def load_history(store: object, user: str, catalog: Catalog, weights: Interactio
     ids = np.asarray(event_ids, dtype=np.int64)
     pos = catalog.positions_of(np.asarray(item_ids, dtype=np.int64))
     types = np.asarray(type_col, dtype=str)
-    values = np.asarray([np.nan if v is None else v for v in value_col], dtype=np.float64)
+    values = np.asarray(value_col, dtype=np.float64)  # a missing value (None) becomes NaN
     times = np.asarray(time_col, dtype=np.float64)
     known = pos >= 0  # an item added after the catalogue snapshot is picked up on the next request
     pos, types, values, times = pos[known], types[known], values[known], times[known]

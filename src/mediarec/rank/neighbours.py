@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from mediarec.rank import prefetch
+
 log = logging.getLogger(__name__)
 
 # Up to this many vectors, a dense product per query batch is cheap (20,000 × 384 floats is
@@ -173,6 +175,9 @@ def _open(path: Path, vectors: np.ndarray, keys: np.ndarray) -> Any:
         return None
     # Beam width and threads of this process, not of the one that saved it.
     setattr(index, "expansion_search", EXPANSION_SEARCH)  # noqa: B010
+    # Mapped, not read: its pages come from disk on first touch, in the searches of the first
+    # requests, unless read into the page cache beforehand (rank/prefetch.py says why).
+    prefetch.warm(path)
     return index
 
 

@@ -3,8 +3,10 @@
 A new model version, new trending figures (refreshed every minute while events arrive), a changed
 catalogue snapshot or the next ranking clock step changes every cached list's token together
 (rank/cache.py), so each active user's next request would be a miss. The warmer re-ranks the most
-recently used requests in their place, through the same cached path as a request (the current token,
-the same shared computation), so what it stores is never staler than a request's own ranking.
+recently used requests in their place, those asked for again after being ranked (the engine passes
+``ResultCache.recent_keys(used=True)``; lists asked for once took the warmer's whole budget), through
+the same cached path as a request (the current token, the same shared computation), so what it
+stores is never staler than a request's own ranking.
 
 It stays out of the requests' way: one thread, one batch at a time (a newer invalidation replaces
 the batch in progress, whose lists are stale again anyway), and a pause after each ranking twice as

@@ -10,6 +10,7 @@ from mediarec.recommenders.bpr import BPRParams, BPRRecommender
 from mediarec.recommenders.content import ContentParams, ContentRecommender
 from mediarec.recommenders.dlae import DLAEParams, DLAERecommender
 from mediarec.recommenders.ease import EASEParams, EASERecommender
+from mediarec.recommenders.gfcf import GFCFParams, GFCFRecommender
 from mediarec.recommenders.hybrid import HybridParams, HybridRecommender
 from mediarec.recommenders.itemknn import ItemKNNParams, ItemKNNRecommender
 from mediarec.recommenders.popularity import PopularityParams, PopularityRecommender
@@ -26,6 +27,7 @@ MODELS: dict[str, tuple[type[Recommender], dict[str, Any]]] = {
     "bpr": (BPRRecommender, {}),
     "ease": (EASERecommender, {}),
     "dlae": (DLAERecommender, {}),
+    "gfcf": (GFCFRecommender, {}),
     # Feature-aware models: fit(interactions, item_features=...) with one vector per item.
     "content": (ContentRecommender, {}),
     "hybrid": (HybridRecommender, {}),
@@ -61,6 +63,8 @@ __all__ = [
     "DLAERecommender",
     "EASEParams",
     "EASERecommender",
+    "GFCFParams",
+    "GFCFRecommender",
     "HybridParams",
     "HybridRecommender",
     "ItemKNNParams",

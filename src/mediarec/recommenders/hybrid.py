@@ -3,9 +3,9 @@ content, plus a content-similarity term.
 
 1. A CF core learns a representation R_j for every item from interactions: the item's column of
    EASE's item-item matrix (``core="ease"``; ``"dlae"``: EASE regularised as dropout would), of
-   item-kNN's cosine or BM25 similarity matrix (``core="itemknn"`` / ``"itemknn-bm25"``), or its ALS
-   factors (``core="als"``). Scores are the user's row of the matrix (EASE, DLAE, item-kNN) or user
-   factors (ALS) against R. Which core carries
+   item-kNN's cosine or BM25 similarity matrix (``core="itemknn"`` / ``"itemknn-bm25"``), of GF-CF's
+   graph filter (``core="gfcf"``), or its ALS factors (``core="als"``). Scores are the user's row of
+   the matrix (EASE, DLAE, item-kNN, GF-CF) or user factors (ALS) against R. Which core carries
    the strongest signal depends on the data (item-kNN beat EASE on a music catalogue where EASE
    beat it on ML-1M), so ``mediarec tune`` chooses it per dataset.
 2. Every item also gets a representation borrowed from content: the softmax-weighted mean of the
@@ -45,11 +45,11 @@ from mediarec.recommenders.ease import ease_scores, ease_weights
 
 T = TypeVar("T")
 _BLOCK_CELLS = 16_000_000  # dense similarity cells per block when finding content neighbours
-CORES = ("auto", "ease", "dlae", "als", "itemknn", "itemknn-bm25")
+CORES = ("auto", "ease", "dlae", "als", "itemknn", "itemknn-bm25", "gfcf")
 # Cores whose item representation is a column of an items × items matrix (scored from the user's row).
-MATRIX_CORES = ("ease", "dlae", "itemknn", "itemknn-bm25")
+MATRIX_CORES = ("ease", "dlae", "itemknn", "itemknn-bm25", "gfcf")
 # Cores fitted on who-consumed-what (binary rows); item-kNN scores the weighted row.
-BINARY_CORES = ("ease", "dlae")
+BINARY_CORES = ("ease", "dlae", "gfcf")
 BORROWS = ("auto", "knn", "linear")
 # "auto" choices by catalogue size (items in the training matrix). EASE holds three dense
 # items × items float64 arrays (10,000 items: ~2.4 GB), so above this the ALS core is used.
@@ -72,6 +72,8 @@ class HybridParams(Params):
     l2: float = 1000.0  # EASE and DLAE cores: ridge λ
     dropout: float = 0.5  # DLAE core: the dropout rate behind its popularity-scaled penalty (DLAEParams)
     knn_neighbours: int = 100  # item-kNN cores: neighbours kept per item (as ItemKNNParams.neighbours)
+    gf_dims: int = 64  # GF-CF core: singular vectors of its low-pass filter (as GFCFParams.dims)
+    gf_ideal_weight: float = 0.3  # GF-CF core: weight of the low-pass filter (GFCFParams.ideal_weight)
     # A second CF core ("" = none) whose scores are added at core2_weight, after scaling them to the
     # first core's spread: two cores often err differently (EASE and BM25 item-kNN on MovieLens), so
     # a small weighted ensemble beats either; the weight is chosen on validation by `mediarec tune`.
@@ -318,6 +320,8 @@ def core_key(p: HybridParams) -> tuple[object, ...]:
         return ("dlae", p.l2, p.dropout)
     if p.core in ("itemknn", "itemknn-bm25"):
         return (p.core, p.knn_neighbours)
+    if p.core == "gfcf":
+        return ("gfcf", p.gf_dims, p.gf_ideal_weight)
     return ("als", p.factors, p.regularization, p.alpha, p.iterations, p.seed)
 
 
@@ -330,6 +334,10 @@ def fit_core(interactions: Interactions, p: HybridParams) -> tuple[np.ndarray, n
         from mediarec.recommenders.dlae import dlae_weights
 
         return dlae_weights(interactions.matrix, p.dropout, p.l2, emphasis=False).T, empty
+    if p.core == "gfcf":
+        from mediarec.recommenders.gfcf import gfcf_weights
+
+        return gfcf_weights(interactions.matrix, p.gf_dims, p.gf_ideal_weight).T, empty
     if p.core in ("itemknn", "itemknn-bm25"):
         from mediarec.recommenders.ease import MAX_ITEMS
         from mediarec.recommenders.itemknn import ItemKNNRecommender

@@ -10,51 +10,17 @@ trigger functions with the same effect.
 
 from __future__ import annotations
 
-# -- SQLite: the trigger bodies of migrations 3 and 4, verbatim --------------------------------------
-SQLITE_TRIGGERS: tuple[str, ...] = (
-    """CREATE TRIGGER item_tags_on_insert AFTER INSERT ON items BEGIN
-        INSERT OR IGNORE INTO item_tags (tag, item_id, source)
-            SELECT tag, new.id, 'meta' FROM (
-                SELECT lower(trim(value)) AS tag FROM json_each(new.metadata, '$.tags') WHERE type = 'text'
-                UNION ALL
-                SELECT lower(trim(value)) FROM json_each(new.metadata, '$.genres') WHERE type = 'text'
-            ) WHERE tag != '';
-    END""",
-    """CREATE TRIGGER item_tags_on_update AFTER UPDATE OF metadata ON items
-    WHEN json(old.metadata) IS NOT json(new.metadata) BEGIN
-        DELETE FROM item_tags WHERE item_id = new.id AND source = 'meta';
-        INSERT OR IGNORE INTO item_tags (tag, item_id, source)
-            SELECT tag, new.id, 'meta' FROM (
-                SELECT lower(trim(value)) AS tag FROM json_each(new.metadata, '$.tags') WHERE type = 'text'
-                UNION ALL
-                SELECT lower(trim(value)) FROM json_each(new.metadata, '$.genres') WHERE type = 'text'
-            ) WHERE tag != '';
-    END""",
-    """CREATE TRIGGER item_tags_on_llm_insert AFTER INSERT ON item_features WHEN new.extractor = 'llm' BEGIN
-        DELETE FROM item_tags WHERE item_id = new.item_id AND source = 'llm';
-        INSERT OR IGNORE INTO item_tags (tag, item_id, source)
-            SELECT tag, new.item_id, 'llm' FROM (
-                SELECT lower(trim(CASE type WHEN 'object' THEN json_extract(value, '$.tag')
-                                            WHEN 'text' THEN value END)) AS tag
-                FROM json_each(new.payload, '$.tags')
-            ) WHERE tag IS NOT NULL AND tag != '';
-    END""",
-    """CREATE TRIGGER item_tags_on_llm_update AFTER UPDATE OF payload ON item_features
-    WHEN new.extractor = 'llm' AND old.payload IS NOT new.payload BEGIN
-        DELETE FROM item_tags WHERE item_id = new.item_id AND source = 'llm';
-        INSERT OR IGNORE INTO item_tags (tag, item_id, source)
-            SELECT tag, new.item_id, 'llm' FROM (
-                SELECT lower(trim(CASE type WHEN 'object' THEN json_extract(value, '$.tag')
-                                            WHEN 'text' THEN value END)) AS tag
-                FROM json_each(new.payload, '$.tags')
-            ) WHERE tag IS NOT NULL AND tag != '';
-    END""",
-    """CREATE TRIGGER item_tags_on_llm_delete AFTER DELETE ON item_features WHEN old.extractor = 'llm' BEGIN
-        DELETE FROM item_tags WHERE item_id = old.item_id AND source = 'llm';
-    END""",
-    """CREATE TRIGGER store_stamps_on_user_delete AFTER DELETE ON users BEGIN
-        UPDATE store_stamps SET value = value + 1 WHERE name = 'deletions';
-    END""",
+from mediarec.store.migrations import MIGRATIONS, split_sql
+
+# -- SQLite: the triggers of migrations 3 and 4, taken from their (frozen) text -------------------
+# Read from the migrations rather than copied: a fresh home and an upgraded one then hold the same
+# trigger statements by construction.
+SQLITE_TRIGGERS: tuple[str, ...] = tuple(
+    statement
+    for script in MIGRATIONS[2:4]
+    if isinstance(script, str)
+    for statement in split_sql(script)
+    if statement.startswith("CREATE TRIGGER")
 )
 
 # -- PostgreSQL: SQLite's JSON functions the statements use, then the triggers --------------------

@@ -1,6 +1,6 @@
 """Item features in the store: each extractor's stored output (payload and vector) per model version.
 
-A mixin of :class:`mediarec.store.db.Store`, kept apart so that db.py stays about items, users and events.
+A mixin of :class:`mediarec.store.db.Store`, like items.py, events.py and users.py beside it.
 """
 
 from __future__ import annotations
