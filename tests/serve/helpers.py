@@ -7,12 +7,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 
+from mediarec.datasets import demo
+from mediarec.datasets.loader import load_rows
 from mediarec.engine import MediaRec
 from mediarec.serve import create_app
 
@@ -76,6 +79,24 @@ def serving(engine: MediaRec, **options: Any) -> Iterator[Api]:
         server.should_exit = True
         thread.join(timeout=30)
     assert not thread.is_alive(), "uvicorn did not shut down"
+
+
+def trained_demo_home(path: Path) -> Path:
+    """``path`` made a home holding the demo catalogue's rows and ALS (16 factors) trained on them."""
+    with without_settings_env(), MediaRec(path) as engine:
+        load_rows(engine.store, demo.rows(), source="demo", fmt="demo")
+        engine.train("als", factors=16)
+    return path
+
+
+@contextmanager
+def serving_home(home: Path, env: dict[str, str]) -> Iterator[Api]:
+    """A fresh engine on ``home`` served as :func:`serving` does, with ``env`` set meanwhile."""
+    with without_settings_env(), pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        with MediaRec(home) as engine, serving(engine) as api:
+            yield api
 
 
 def assert_error(r: httpx.Response, status: int, *fragments: str) -> str:

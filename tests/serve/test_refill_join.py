@@ -17,33 +17,23 @@ from typing import Any
 
 import pytest
 
-from mediarec.datasets import demo
-from mediarec.datasets.loader import load_rows
 from mediarec.engine import MediaRec
 from mediarec.rank.cache import clock
-from tests.serve.helpers import Api, serving, without_settings_env
+from tests.serve.helpers import Api, serving_home, trained_demo_home
 from tests.serve.test_replicas import RANK_ENV
 
 PATH = "/users/{}/recommendations"
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    with without_settings_env():
-        path = tmp_path_factory.mktemp("refill-join") / "home"
-        with MediaRec(path) as engine:
-            load_rows(engine.store, demo.rows(), source="demo", fmt="demo")
-            engine.train("als", factors=16)
-        yield path
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return trained_demo_home(tmp_path_factory.mktemp("refill-join") / "home")
 
 
 @pytest.fixture()
 def api(home: Path) -> Iterator[Api]:
-    with without_settings_env(), pytest.MonkeyPatch.context() as mp:
-        for name, value in RANK_ENV.items():
-            mp.setenv(name, value)
-        with MediaRec(home) as engine, serving(engine) as api:
-            yield api
+    with serving_home(home, RANK_ENV) as api:
+        yield api
 
 
 class SlowCountingRanker:

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from mediarec.interactions import Interactions
-from mediarec.recommenders.base import Params, Recommender
-from mediarec.recommenders.ease import MAX_ITEMS, ease_scores, spd_inverse
+from mediarec.recommenders.base import Params
+from mediarec.recommenders.ease import MAX_ITEMS, ItemItemRecommender, spd_inverse
 
 
 @dataclass(frozen=True)
@@ -38,34 +37,21 @@ class DLAEParams(Params):
     emphasis: bool = False  # True: EDLAE (diagonal constrained to zero while fitting)
 
 
-class DLAERecommender(Recommender):
+class DLAERecommender(ItemItemRecommender):
     name = "dlae"
     params_cls = DLAEParams
     params: DLAEParams
 
     def __init__(self, *args: object, **kw: object) -> None:
-        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        super().__init__(*args, **kw)
         if not 0.0 <= self.params.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.params.dropout}")
         if self.params.l2 < 0:
             raise ValueError(f"l2 must be >= 0, got {self.params.l2}")
-        self.weights = np.zeros((0, 0), dtype=np.float32)
 
-    def _fit(self, interactions: Interactions) -> None:
+    def _item_weights(self, matrix: sp.csr_matrix) -> np.ndarray:
         p = self.params
-        self.weights = dlae_weights(interactions.matrix, p.dropout, p.l2, p.emphasis)
-
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        return ease_scores(self._check_fitted(), users, True, self.weights)
-
-    def item_vectors(self) -> np.ndarray:
-        return self.weights.T  # as EASE: column j says how much each item votes for j
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        return {"weights": self.weights}
-
-    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.weights = arrays["weights"]
+        return dlae_weights(matrix, p.dropout, p.l2, p.emphasis)
 
 
 def dlae_weights(matrix: sp.csr_matrix, dropout: float, l2: float, emphasis: bool) -> np.ndarray:

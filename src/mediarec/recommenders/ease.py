@@ -23,20 +23,27 @@ class EASEParams(Params):
     binary: bool = True  # fit on who-consumed-what, ignoring event weights
 
 
-class EASERecommender(Recommender):
-    name = "ease"
-    params_cls = EASEParams
-    params: EASEParams
+class ItemItemRecommender(Recommender):
+    """A model that is one dense items × items matrix (EASE, DLAE, GF-CF): a user's scores are their
+    row of who-consumed-what times it, and its columns are the items' vectors. Subclasses compute
+    the matrix in :meth:`_item_weights`."""
 
     def __init__(self, *args: object, **kw: object) -> None:
         super().__init__(*args, **kw)  # type: ignore[arg-type]
         self.weights = np.zeros((0, 0), dtype=np.float32)
 
+    def _item_weights(self, matrix: sp.csr_matrix) -> np.ndarray:
+        raise NotImplementedError
+
+    def _binary(self) -> bool:
+        """Whether a user's row is scored as who-consumed-what (1s), not by event weights."""
+        return True
+
     def _fit(self, interactions: Interactions) -> None:
-        self.weights = ease_weights(interactions.matrix, self.params.l2, self.params.binary)
+        self.weights = self._item_weights(interactions.matrix)
 
     def _score(self, users: np.ndarray) -> np.ndarray:
-        return ease_scores(self._check_fitted(), users, self.params.binary, self.weights)
+        return ease_scores(self._check_fitted(), users, self._binary(), self.weights)
 
     def item_vectors(self) -> np.ndarray:
         # Column j says how much each item votes for j: items with the same voters are alike.
@@ -47,6 +54,18 @@ class EASERecommender(Recommender):
 
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         self.weights = arrays["weights"]
+
+
+class EASERecommender(ItemItemRecommender):
+    name = "ease"
+    params_cls = EASEParams
+    params: EASEParams
+
+    def _item_weights(self, matrix: sp.csr_matrix) -> np.ndarray:
+        return ease_weights(matrix, self.params.l2, self.params.binary)
+
+    def _binary(self) -> bool:
+        return self.params.binary
 
 
 # Three dense items × items float64 arrays live at once (Gram, inverse, B): 20,000 items is ~10 GB.

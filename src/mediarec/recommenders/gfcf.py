@@ -24,9 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
-from mediarec.interactions import Interactions
-from mediarec.recommenders.base import Params, Recommender
-from mediarec.recommenders.ease import MAX_ITEMS, ease_scores
+from mediarec.recommenders.base import Params
+from mediarec.recommenders.ease import MAX_ITEMS, ItemItemRecommender
 
 
 @dataclass(frozen=True)
@@ -37,34 +36,20 @@ class GFCFParams(Params):
     ideal_weight: float = 0.3  # the paper's α: weight of the low-pass filter against the linear one
 
 
-class GFCFRecommender(Recommender):
+class GFCFRecommender(ItemItemRecommender):
     name = "gfcf"
     params_cls = GFCFParams
     params: GFCFParams
 
     def __init__(self, *args: object, **kw: object) -> None:
-        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        super().__init__(*args, **kw)
         if self.params.dims < 1:
             raise ValueError(f"dims must be >= 1, got {self.params.dims}")
         if self.params.ideal_weight < 0:
             raise ValueError(f"ideal_weight must be >= 0, got {self.params.ideal_weight}")
-        self.weights = np.zeros((0, 0), dtype=np.float32)
 
-    def _fit(self, interactions: Interactions) -> None:
-        p = self.params
-        self.weights = gfcf_weights(interactions.matrix, p.dims, p.ideal_weight)
-
-    def _score(self, users: np.ndarray) -> np.ndarray:
-        return ease_scores(self._check_fitted(), users, True, self.weights)
-
-    def item_vectors(self) -> np.ndarray:
-        return self.weights.T  # as EASE: column j says how much each item votes for j
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        return {"weights": self.weights}
-
-    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.weights = arrays["weights"]
+    def _item_weights(self, matrix: sp.csr_matrix) -> np.ndarray:
+        return gfcf_weights(matrix, self.params.dims, self.params.ideal_weight)
 
 
 def gfcf_weights(matrix: sp.csr_matrix, dims: int, ideal_weight: float) -> np.ndarray:
