@@ -2,7 +2,8 @@
 
 ``GET /users/{id}/recommendations`` returns the body stored for the user in the JSON file that
 ``BARE_LISTS`` names (user id -> answer, made by bench_serve.py from mediarec's own answers, so the
-bytes on the wire are the same size); 404 for anyone else. Served by uvicorn with several workers.
+bytes on the wire are the same size); 404 for anyone else. Served by uvicorn with several workers,
+and by granian (``bare-granian``) as the limit for mediarec under granian.
 """
 
 from __future__ import annotations
@@ -31,3 +32,8 @@ async def health(request: Request) -> Response:
 
 
 app = Starlette(routes=[Route("/users/{user}/recommendations", recommendations), Route("/health", health)])
+
+
+def factory() -> Starlette:
+    """The same app through a factory, for granian's runner (serve/granian_run.py)."""
+    return app

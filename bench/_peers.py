@@ -6,9 +6,8 @@
   of mediarec). Its MF model is trained there on the same events as mediarec's model, with as many
   factors.
 - A bare Starlette app returning precomputed answers (``_bare_app.py``) under uvicorn: the limit.
-- Granian serving mediarec's own app, when a granian virtualenv can be made the same way: the
-  alternative to uvicorn that the issue asks to measure. It imports mediarec from this checkout's
-  virtualenv (same Python), so nothing is installed there.
+- Granian serving mediarec's own app, through ``mediarec serve --http granian``'s runner
+  (granian ships with the serve extra): the alternative to uvicorn that the issue asks to measure.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import sysconfig
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +26,6 @@ import httpx
 HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("MEDIAREC_BENCH_CACHE", Path.home() / ".cache" / "mediarec-bench"))
 CORNAC = "cornac==3.0.1"
-GRANIAN = "granian==2.8.7"
 
 TRAIN_CORNAC = """
 import sys, cornac
@@ -136,20 +133,27 @@ def bare_server(lists: Path, port: int, workers: int = 2) -> Iterator[str]:
 
 
 @contextmanager
-def granian_mediarec(home: Path, port: int, workers: int = 2) -> Iterator[str]:
-    """mediarec's app under granian (ASGI), ``workers`` processes."""
-    python = venv("granian-venv", [GRANIAN])
-    import mediarec
-
-    site = sysconfig.get_paths()["purelib"]  # this virtualenv's packages: mediarec's dependencies
-    source = str(Path(mediarec.__file__).resolve().parents[1])  # an editable install's .pth is not read
-    env = {
-        **os.environ,
-        "MEDIAREC_BENCH_HOME": str(home),
-        "PYTHONPATH": os.pathsep.join([str(HERE), source, site]),
-    }
+def bare_granian(lists: Path, port: int, workers: int = 2) -> Iterator[str]:
+    """The bare app under granian, by the same runner as mediarec's: the limit for that server."""
+    env = {**os.environ, "BARE_LISTS": str(lists), "PYTHONPATH": str(HERE)}
     base = f"http://127.0.0.1:{port}"
-    cmd = [str(python.parent / "granian"), "--interface", "asgi", "--workers", str(workers)]
-    cmd += ["--port", str(port), "--log-level", "warning", "--no-access-log", "_granian_app:app"]
-    with process(cmd, env, f"{base}/health"):
+    code = (
+        "import sys; from mediarec.serve.granian_run import run; "
+        "run('_bare_app:factory', '127.0.0.1', int(sys.argv[1]), int(sys.argv[2]))"
+    )
+    with process([sys.executable, "-c", code, str(port), str(workers)], env, f"{base}/health"):
+        yield base
+
+
+@contextmanager
+def granian_mediarec(home: Path, port: int, workers: int = 2) -> Iterator[str]:
+    """mediarec's app under granian, ``workers`` processes, started by the runner that
+    ``mediarec serve --http granian`` uses (serve/granian_run.py: the same options)."""
+    env = {**os.environ, "MEDIAREC_BENCH_HOME": str(home), "PYTHONPATH": str(HERE)}
+    base = f"http://127.0.0.1:{port}"
+    code = (
+        "import sys; from mediarec.serve.granian_run import run; "
+        "run('_server:app_factory', '127.0.0.1', int(sys.argv[1]), int(sys.argv[2]))"
+    )
+    with process([sys.executable, "-c", code, str(port), str(workers)], env, f"{base}/health"):
         yield base

@@ -22,6 +22,7 @@ fractions, likes and skips; bench/scale_data.py), then measures on the store at 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import gc
 import json
@@ -43,6 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scale_data  # the sibling modules, importable once the path is set
 from _peers import stop, wait_health
+from _request_trace import RequestTrace
 from _server import free_port
 from mediarec.datasets.loader import load_rows
 from mediarec.engine import MediaRec
@@ -321,11 +323,14 @@ def in_process(
     profile: Path | None = None,
     profile_users: list[str] | None = None,
     timed: int | None = None,
+    trace: Path | None = None,
 ) -> dict[str, Any]:
     """``keep``: the engine is appended there, open, for a later stage, instead of closed.
     ``wait_s``: how long to wait for background work after the warm-up requests. ``profile``:
     after the timed requests, ``profile_users`` are ranked under cProfile, written there.
-    ``timed``: how many users after the warm-up ones are timed (default: all)."""
+    ``timed``: how many users after the warm-up ones are timed (default: all). ``trace``: each timed
+    request's steps, faults, context switches and the machine's CPU states, one JSON line each, are
+    written there (bench/_request_trace.py) and the slowest summarised in the result."""
     rec = engine(home, store_url)
     # BLAS on one thread, as `mediarec serve` runs requests (serve/app.py): spread over both cores
     # each small product of a ranking waits for the other core whenever another process holds it.
@@ -349,6 +354,9 @@ def in_process(
     stop = None if timed is None else 1 + warm + timed
     alive: list[list[str]] = []  # other threads alive as each timed request started
     starts: list[float] = []
+    tracer = RequestTrace() if trace is not None else None
+    if tracer is not None:
+        tracer.install(rec)
     began = time.perf_counter()
     for u in users[1 + warm : stop]:
         for name in rec._ranker.pending():
@@ -356,9 +364,15 @@ def in_process(
         alive.append(sorted({th.name for th in threading.enumerate()} - {"MainThread"}))
         t = time.perf_counter()
         starts.append(t - began)
-        rec.recommend(u, n=10)
+        with tracer.request(u, threads=alive[-1]) if tracer is not None else contextlib.nullcontext():
+            rec.recommend(u, n=10)
         times.append(time.perf_counter() - t)
     gc.callbacks.remove(pauses)
+    traced = None
+    if tracer is not None and trace is not None:
+        tracer.uninstall()
+        trace.write_text("".join(json.dumps(r) + "\n" for r in tracer.records))
+        traced = {"path": str(trace), **tracer.summary()}
     memory_after = memory_now()
     timed_users = users[1 + warm : stop]
     # The slowest timed requests: user and how many events the store holds for them.
@@ -394,6 +408,7 @@ def in_process(
         "gc_full": pauses.full,
         "slowest": slowest,
         "profile": profiled,
+        "trace": traced,
         "bench_process_peak_rss_mb": round(rss),
         # Resident now (not the peak), and the machine's available memory and page cache, as the
         # timed requests began and ended.
@@ -588,6 +603,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--profile-requests", type=int, default=300)
     parser.add_argument(
+        "--trace",
+        type=Path,
+        default=None,
+        help="recommend stage: write each timed request's step times, page faults, context switches "
+        "and the machine's CPU states here (JSON lines; bench/_request_trace.py)",
+    )
+    parser.add_argument(
         "--profile-users",
         default="",
         help="comma-separated users to profile instead of drawn ones (say, a previous run's slowest)",
@@ -648,7 +670,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 out,
                 "recommend_in_process",
                 in_process(
-                    home, args.store_url, users, args.warm, keep, profile=args.profile, profile_users=profiled
+                    home,
+                    args.store_url,
+                    users,
+                    args.warm,
+                    keep,
+                    profile=args.profile,
+                    profile_users=profiled,
+                    trace=args.trace,
                 ),
             )
         if "cf-recall" in stages:

@@ -16,7 +16,9 @@ that home, since the miss path writes events. Then, on loopback, in one run:
   so the latency there is about clients / throughput plus queueing); pairs started on a fixed
   schedule measure the latency a given write rate gets. Both are reported;
 - ``mediarec-granian``: the hit path of the same app under granian instead of uvicorn
-  (``--no-granian`` leaves it out);
+  (``mediarec serve --http granian``'s runner; ``--no-granian`` leaves it out), and its
+  POST → changed list levels beside uvicorn's (``mediarec-granian-post+get``), and the bare app
+  under granian (``bare-granian``), the limit for that server;
 - ``cornac``: Cornac 3.0.1's serving app (Flask's server) with an MF model of 64 factors trained on
   the same events, ``remove_seen=true`` (bench/_peers.py makes its throw-away virtualenv);
 - ``bare``: a bare Starlette app (uvicorn, 2 workers) returning precomputed answers of the same
@@ -319,12 +321,18 @@ def main() -> None:
             granian = stack.enter_context(_peers.granian_mediarec(home, free_port(), args.workers))
             warm(granian, hot, ALL_ON)
             systems["mediarec-granian"] = (granian, mediarec_get(hot, ALL_ON))
+            bare_granian = stack.enter_context(_peers.bare_granian(lists, free_port(), args.workers))
+            systems["bare-granian"] = (bare_granian, bare_get(hot))
         misses = {
             "mediarec-miss": (base, mediarec_miss(users, items, key, ALL_ON)),
             "mediarec-post+get": (base, post_then_get(users, items, key, ALL_ON)),
         }
         if args.no_miss_get:
             del misses["mediarec-miss"]
+        posts = {"mediarec-post+get": base}  # the POST → changed list levels, per HTTP server
+        if not args.no_granian:
+            posts["mediarec-granian-post+get"] = granian
+            misses["mediarec-granian-post+get"] = (granian, post_then_get(users, items, key, ALL_ON))
 
         def run(mode: str, level: float, name: str, target: str, spec: dict[str, Any]) -> dict[str, Any]:
             load1 = os.getloadavg()[0]
@@ -381,10 +389,11 @@ def main() -> None:
         # POST → changed list at fixed write rates: the pairs leave on schedule whatever the answers
         # do, and each is timed from its scheduled start (a pair waiting for a connection counts).
         for rate in [float(x) for x in args.post_open.split(",") if x]:
-            row = run("open", rate, "mediarec-post+get", base, post_then_get(users, items, key, ALL_ON))
-            row["valid"] = generator_ok(row)  # no bare counterpart: the generator's own schedule
-            if not row["valid"]:
-                print(f"  post+get open {rate:g}: INVALID, the generator fell behind", flush=True)
+            for name, target in posts.items():
+                row = run("open", rate, name, target, post_then_get(users, items, key, ALL_ON))
+                row["valid"] = generator_ok(row)  # no bare counterpart: the generator's own schedule
+                if not row["valid"]:
+                    print(f"  {name} open {rate:g}: INVALID, the generator fell behind", flush=True)
     report(results)
     command = " ".join(shlex.quote(a) for a in [".venv/bin/python", *sys.argv])
     print(f"command: {command}")
@@ -398,28 +407,29 @@ def report(results: list[dict[str, Any]]) -> None:
     """Ratios of mediarec's hit path to the peers at each level; POST → changed list, closed and open."""
     by = {(r["mode"], r["level"], r["system"]): r for r in results if "mode" in r}
     for (mode, level, name), r in by.items():
-        if name == "mediarec-post+get":
+        if name.endswith("post+get"):
             what = "clients (saturation)" if mode == "closed" else "pairs/s scheduled"
             valid = "" if r.get("valid", True) else " INVALID: the generator fell behind"
+            server = "granian" if "granian" in name else "uvicorn"
             print(
-                f"POST → changed list, {mode} {level:g} {what}: p50 {r['p50_ms']:.1f} ms, "
+                f"POST → changed list ({server}), {mode} {level:g} {what}: p50 {r['p50_ms']:.1f} ms, "
                 f"p99 {r['p99_ms']:.1f} ms, {r['throughput_rps']:.0f} pairs/s, errors {r['errors']}{valid}"
             )
     for (mode, level, name), r in list(by.items()):
-        if name != "mediarec-hit":
+        if name not in ("mediarec-hit", "mediarec-granian"):
             continue
-        for peer in ("bare", "cornac"):
+        for peer in ("bare", "bare-granian", "cornac"):
             p = by.get((mode, level, peer))
             if p is None:
                 continue
             if mode == "closed":
                 ratio = r["throughput_rps"] / max(p["throughput_rps"], 1e-9)
-                print(f"closed {level:g}: mediarec-hit throughput = {ratio:.2f}x {peer}'s")
+                print(f"closed {level:g}: {name} throughput = {ratio:.2f}x {peer}'s")
             else:
                 ratio = r["p99_ms"] / max(p["p99_ms"], 1e-9)
                 errors = f"errors {r['errors']} vs {p['errors']}"
                 valid = "" if r.get("valid", True) else " INVALID: the generator fell behind"
-                print(f"open {level:g}: mediarec-hit p99 = {ratio:.2f}x {peer}'s ({errors}){valid}")
+                print(f"open {level:g}: {name} p99 = {ratio:.2f}x {peer}'s ({errors}){valid}")
 
 
 if __name__ == "__main__":

@@ -122,6 +122,7 @@ class Cluster:
 
         self.admin(f"CREATE DATABASE {TEMPLATE}")
         Store(self.url(TEMPLATE)).close()
+        self.forget_counter(TEMPLATE)
 
     def new_database(self) -> str:
         name = f"t_{uuid.uuid4().hex[:12]}"
@@ -130,6 +131,14 @@ class Cluster:
 
     def drop_database(self, name: str) -> None:
         self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        self.forget_counter(name)
+
+    def forget_counter(self, name: str) -> None:
+        """Remove the host's change counter of a database (store/changes.py, a file in /dev/shm)."""
+        from mediarec.store.backend import normalise_url
+        from mediarec.store.changes import counter_path, store_key
+
+        counter_path(store_key(normalise_url(self.url(name)))).unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")

@@ -116,6 +116,9 @@ def _uses_features(name: str) -> bool:
     return MODELS[name][0].uses_item_features
 
 
+HTTP_SERVERS = ("uvicorn", "granian")
+
+
 @main.command(epilog="Example: mediarec serve --port 8000   (then open http://127.0.0.1:8000/)")
 @click.option("--host", default=None, help="Address to listen on (default: the host setting, 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default: the port setting, 8000).")
@@ -126,8 +129,14 @@ def _uses_features(name: str) -> bool:
     type=click.IntRange(1, 64),
     help="Server processes on this port (one per core); each keeps its own result cache.",
 )
+@click.option(
+    "--http",
+    type=click.Choice(HTTP_SERVERS),
+    default=None,
+    help="HTTP server (default: the serve_http setting, uvicorn); granian is cheaper per request.",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int, http: str | None) -> None:
     """Run the HTTP API (OpenAPI at /docs) and the web dashboard (at /); writes need the API key."""
     try:
         import uvicorn
@@ -137,6 +146,16 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
         raise click.ClickException(f"{exc}; install the extra: pip install 'mediarec[serve]'") from None
     engine = _engine(ctx, create=True)  # an empty home is served and filled through the API
     s = engine.settings
+    http = http or s.serve_http
+    if http not in HTTP_SERVERS:
+        engine.close()
+        raise click.ClickException(f"serve_http is {http!r}: use one of {', '.join(HTTP_SERVERS)}")
+    if http == "granian":
+        try:
+            import granian  # noqa: F401
+        except ImportError:
+            engine.close()
+            raise click.ClickException("granian is not installed: pip install 'mediarec[serve]'") from None
     listen = host or s.host
     app = create_app(engine, host=listen)
     click.echo(f"API key for writes (X-API-Key): {app.state.api_key_hint}", err=True)
@@ -145,7 +164,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
     shown = f"[{listen}]" if ":" in listen else listen
     login = " (log in with the API key)" if app.state.dashboard_access.login_required else ""
     click.echo(f"Dashboard: http://{shown}:{port or s.port}/{login}", err=True)
-    if workers == 1:
+    if workers == 1 and http == "uvicorn":
         uvicorn.run(app, host=listen, port=port or s.port, log_level="info")
         return
     import os
@@ -155,8 +174,16 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) 
     # The app above made the API key file, so the workers share it; each builds its own engine.
     os.environ.update(worker_env(str(s.home_path), ctx.obj.get("store_url"), listen))
     engine.close()  # each worker opens its own; this process only supervises them
-    try:  # one SO_REUSEPORT socket per worker, so connections spread over them (serve/workers.py)
-        run("mediarec.serve.workers:app", listen, port or s.port, workers, factory=True, log_level="info")
+    try:
+        if http == "granian":
+            from mediarec.serve import granian_run
+            from mediarec.serve.workers import listen_socket
+
+            # Taken? A clear error here, not a line in granian's log.
+            listen_socket(listen, port or s.port, reuse_port=False).close()
+            granian_run.run("mediarec.serve.workers:app", listen, port or s.port, workers)
+        else:  # one SO_REUSEPORT socket per worker, so connections spread over them (serve/workers.py)
+            run("mediarec.serve.workers:app", listen, port or s.port, workers, factory=True, log_level="info")
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {shown}:{port or s.port}: {exc}") from None
 

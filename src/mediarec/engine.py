@@ -23,6 +23,7 @@ from mediarec.rank import ModelRef, Ranker, RankOptions, RankResult, Reason, Rec
 from mediarec.rank.cache import CacheKey, Entry, ResultCache, Serials, clock
 from mediarec.rank.explain import popular_reason
 from mediarec.rank.llm_rerank import RerankGate
+from mediarec.rank.ranker import removals
 from mediarec.rank.records import FALLBACK_POPULARITY
 from mediarec.rank.warm import Warmer
 from mediarec.recommenders import Recommender, repository
@@ -114,6 +115,7 @@ class MediaRec:
             self._store = Store.from_url(
                 self.settings.resolved_store_url, batch_size=self.settings.import_batch_size
             )
+            self._store.change_bound = self.settings.serve_change_bound_seconds  # store/changes.py
         return self._store
 
     @property
@@ -405,6 +407,9 @@ class MediaRec:
                 kind=kind,
                 creator=creator,
                 now=now,
+                # Read with the stamps: the ranking does not read them again (three round trips).
+                newest_event_id=None if stamps is None else int(stamps[-1]),
+                removed=None if stamps is None else removals(stamps[5]),
             )
             if self._rerank_gate.enabled:  # the gated LLM stage (rank/llm_rerank.py), off by default
                 result = self._llm_rerank(user, result)
@@ -479,8 +484,8 @@ class MediaRec:
         """:meth:`cached_entry`'s hit when it needs nothing but memory, for a caller on an event loop:
         never reads the store, never waits, never refreshes or notes anything. None means "ask
         :meth:`cached_entry` on a thread": whenever a step of the token would do more than return
-        what it holds (stamps not remembered or a commit since, which only an SQLite file store can
-        tell; a snapshot due for its check; a deletion, version or shared snapshot not yet noted).
+        what it holds (stamps not remembered, a commit since or not known to be none: store/stamps.py;
+        a snapshot due for its check; a deletion, version or shared snapshot not yet noted).
         The token is built by :meth:`_token` itself, so a hit here is one :meth:`cached_entry` serves."""
         if not self.results.size:
             return None
@@ -860,6 +865,7 @@ class MediaRec:
             self.results.drop_user(user)
             self.results.clear()  # everyone's lists: the model and trending figures counted the user
         self._ranker.trending.clear()
+        self._ranker.audience.forget()  # their taste leaves the new-item audiences' batch
         return {"events_deleted": events, "models_scrubbed": models}
 
     def _watch_deletions(self, stamp: int | None = None) -> None:
@@ -880,6 +886,7 @@ class MediaRec:
             self.results.clear()
             steerer = self._steerer
         self._ranker.trending.clear()
+        self._ranker.audience.forget()
         if steerer is not None:  # which user is not known here: every remembered request goes
             steerer.forget_user(None)
         self._deletions = stamp

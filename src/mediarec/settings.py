@@ -44,6 +44,11 @@ class Settings:
     )
     host: str = _s("127.0.0.1", "Address `serve` listens on.")
     port: int = _s(8000, "Port `serve` listens on.")
+    serve_http: str = _s(
+        "uvicorn",
+        "HTTP server under `serve`'s app: `uvicorn` (workers on their own SO_REUSEPORT sockets) or `granian` "
+        "(Rust HTTP layer; cheaper per request, see docs/benchmarks.md). Also `serve --http`.",
+    )
     models_dir: str = _s(
         "",
         "Folder of the trained model versions. Empty means `<home>/models`; `serve` replicas on several "
@@ -59,6 +64,13 @@ class Settings:
         "Ranked lists each server process keeps (per user and request options; about 20 KB each with full "
         "reasons); each is served again only while the user's events, the model version and the catalogue "
         "are unchanged. 0 turns the cache off.",
+    )
+    serve_change_bound_seconds: float = _s(
+        1.0,
+        "PostgreSQL stores: a cache hit is answered from memory, without reading the user's stamps from the "
+        "store, while every write made since is known: at once when made by a mediarec process on the same "
+        "host, within this many seconds when made on another host (LISTEN/NOTIFY, proven by heartbeats). "
+        "0 reads the stamps from the store on every request.",
     )
     weight_view: float = _s(1.0, "Training weight of a view, multiplied by its watch fraction (0..1).")
     weight_like: float = _s(2.0, "Training weight of a like.")

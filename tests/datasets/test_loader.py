@@ -177,11 +177,11 @@ class _FakeStoreFailingSecondBatch(Store):
 
     batches = 0
 
-    def add_events(self, records, *, create_missing_items=False):  # type: ignore[no-untyped-def]
+    def add_event_columns(self, *columns, create_missing_items=False):  # type: ignore[no-untyped-def]
         self.batches += 1
         if self.batches == 2:
             raise RuntimeError("disk full (fake)")
-        return super().add_events(records, create_missing_items=create_missing_items)
+        return super().add_event_columns(*columns, create_missing_items=create_missing_items)
 
 
 def test_a_failed_write_stops_the_import_keeps_earlier_batches_and_marks_the_run(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,9 +72,9 @@ def test_an_import_read_in_a_child_stores_what_an_import_in_place_stores(
     source = _source(tmp_path)
     children: list[int] = []
 
-    def counting(rows: Iterable[object], chunk: int = 100) -> Iterator[object]:
+    def counting(rows: Iterable[object], chunk: int = 100, pack: Any = None) -> Iterator[object]:
         children.append(1)
-        return rows_in_child(rows, chunk=chunk)
+        return rows_in_child(rows, chunk=chunk, pack=pack)
 
     monkeypatch.setattr(loader, "rows_in_child", counting)
     monkeypatch.setattr("mediarec.datasets.READER_PROCESS_MIN_BYTES", 0)
@@ -96,7 +97,7 @@ def test_an_import_read_in_a_child_stores_what_an_import_in_place_stores(
 def test_small_sources_are_read_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = _source(tmp_path)
     children: list[int] = []
-    monkeypatch.setattr(loader, "rows_in_child", lambda rows: children.append(1) or rows)
+    monkeypatch.setattr(loader, "rows_in_child", lambda rows, **kw: children.append(1) or rows)
     with Store(tmp_path / "db.sqlite") as store:
         import_path(store, source, reader_process=True)  # a few kB: under the threshold
     assert children == []

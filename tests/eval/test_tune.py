@@ -236,13 +236,13 @@ def test_a_rung_cut_by_its_deadline_still_promotes_its_best(monkeypatch: pytest.
 
     clock = [0.0]  # a fake clock: every trial costs 10 "seconds"
     monkeypatch.setattr(tune_mod, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
-    real_score = tune_mod._Validation.score
+    real_score = tune_mod.Validation.score
 
     def slow_score(self: object, *args: object, **kw: object) -> object:
         clock[0] += 10.0
         return real_score(self, *args, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(tune_mod._Validation, "score", slow_score)
+    monkeypatch.setattr(tune_mod.Validation, "score", slow_score)
     ds = communities(users_per=20, per_user=12)
     opts = dataclasses.replace(FAST, trials=12, budget_seconds=100.0, cold_fraction=0.0)
     result = tune(ds, _features(ds), outer_split="random", options=opts, base_params=BASE)
@@ -255,23 +255,6 @@ def test_a_rung_cut_by_its_deadline_still_promotes_its_best(monkeypatch: pytest.
     assert {json.dumps(t.params, sort_keys=True) for t in rung1} == {
         json.dumps(t.params, sort_keys=True) for t in best0
     }
-
-
-def test_the_core_cache_is_bounded_by_bytes_least_recently_used_out() -> None:
-    from collections import OrderedDict
-
-    from mediarec.eval.tune import _BoundedCache
-
-    store: OrderedDict[tuple[object, ...], object] = OrderedDict()
-    cache = _BoundedCache(store, max_bytes=2_500_000)
-    mb = np.zeros(250_000, dtype=np.float32)  # 1 MB
-    cache[("a",)] = (mb.copy(), mb[:0])
-    cache[("b",)] = mb.copy()
-    assert cache[("a",)] is not None  # "a" used last: "b" is now the oldest
-    cache[("c",)] = mb.copy()
-    assert ("a",) in cache and ("c",) in cache and ("b",) not in cache
-    cache[("big",)] = np.zeros(1_000_000, dtype=np.float32)  # 4 MB: alone over the bound, kept
-    assert list(store) == [("big",)]
 
 
 def test_rungs_of_equal_size_are_one() -> None:
@@ -301,7 +284,7 @@ def test_a_default_dropped_early_but_best_on_the_finalists_users_stays(
             recall = 0.3 + 0.001 * (len(json.dumps(params, sort_keys=True)) % 7)
         return tune_mod.Trial(number, name, dict(params), 0, len(users), recall, recall, 0.0)
 
-    monkeypatch.setattr(tune_mod._Validation, "score", fake_score)
+    monkeypatch.setattr(tune_mod.Validation, "score", fake_score)
     ds = communities(users_per=20, per_user=12)
     # One validation carve: the rule under test (with more, the default is ranked by its mean).
     opts = dataclasses.replace(FAST, trials=9, cold_fraction=0.0, confirm_carves=1)
@@ -332,7 +315,7 @@ def test_the_finalists_are_ranked_by_their_mean_over_two_validation_carves(
             recall = 0.5 if text == favourite else 0.2
         return tune_mod.Trial(number, name, dict(params), 0, len(users), recall, recall, 0.0)
 
-    monkeypatch.setattr(tune_mod._Validation, "score", fake_score)
+    monkeypatch.setattr(tune_mod.Validation, "score", fake_score)
     ds = communities(users_per=20, per_user=12)
     one = dataclasses.replace(FAST, trials=9, cold_fraction=0.0, confirm_carves=1)
     favourite = ""

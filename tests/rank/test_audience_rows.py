@@ -59,13 +59,16 @@ def test_sampled_tastes_are_the_rows_the_bands_read(
     monkeypatch.setattr(audience, "SAMPLE_USERS", 17)  # fewer than the 60 demo users: a sample
     sample = sampled_tastes(engine.store, catalog, engine.weights, rows)
     assert isinstance(sample, TasteSample) and len(sample) == len(everyone) and len(sample.rows) == 17
-    picked = audience._sample_rows(len(everyone))
-    assert picked is not None and np.array_equal(sample.rows, everyone[picked])
-    # The bands from the sample equal those from every user's row.
+    # The sampled users' rows of everyone's (rows in external id order, as all_tastes gives them).
+    names = dict(engine.store.conn.fetch_tuples("SELECT id, external_id FROM users"))
+    assert sample.ids is not None
+    picked = np.searchsorted(sorted(names.values()), [names[int(i)] for i in sample.ids])
+    assert np.array_equal(sample.rows, everyone[picked])
+    # The bands from the sample equal those from the same users' rows of the full matrix.
     now = float(catalog.since.max()) + 3600
     rule = AudienceRule(0.2, 7.0, -1.0, 400.0, 1_000)
     viewers = np.zeros(len(catalog), dtype=np.float32)
-    want = audiences(everyone, catalog, viewers, rule, now, full_content)
+    want = audiences(TasteSample(len(everyone), everyone[picked]), catalog, viewers, rule, now, full_content)
     got = audiences(sample, catalog, viewers, rule, now, rows)
     assert want.new.any()
     for name in ("new", "high", "low", "period"):

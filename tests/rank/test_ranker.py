@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mediarec.datasets import demo
 from mediarec.engine import MediaRec
@@ -159,3 +160,31 @@ def test_interest_tag_cites_the_transcript(engine: MediaRec) -> None:
             assert moment.evidence["start"] == 12.5 and moment.evidence["segment"] == "S2"
             return
     raise AssertionError("no LLM interest tag among the recommendations")
+
+
+def test_a_request_reads_the_newest_event_and_removed_tags_once_with_its_stamps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The serving stamps read for the result cache's token hold the store's newest event id and
+    the user's removed profile tags; the ranking takes both from there instead of two more round
+    trips to the database (each one waits for a core on a busy machine: docs/benchmarks.md,
+    session 6). Same list and reasons, and a removed tag is still never an interest."""
+    from mediarec.store.profiles import ProfileStore
+
+    engine = make_engine(tmp_path / "home")
+    user = _user_with_taste("cooking")
+    engine.edit_profile(user, remove_tags=["cooking tips"])
+    first = engine.rank(user, n=10)
+    engine.results.clear()
+
+    def read_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("read again: the serving stamps held it")
+
+    monkeypatch.setattr(type(engine.store), "newest_event_id", read_again)
+    monkeypatch.setattr(ProfileStore, "edits", read_again)
+    again = engine.rank(user, n=10)
+    assert _ids(again.items) == _ids(first.items) and again.items
+    assert [r.reasons for r in again.items] == [r.reasons for r in first.items]
+    tags = {str(r.evidence.get("tag")) for x in again.items for r in x.reasons if r.kind == "interest_tag"}
+    assert "cooking tips" not in tags
+    engine.close()

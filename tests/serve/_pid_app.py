@@ -14,3 +14,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]}
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def factory() -> Any:
+    """The app through a factory, as ``mediarec serve`` hands its app to granian (serve/granian_run.py)."""
+    return app

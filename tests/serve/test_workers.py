@@ -65,18 +65,28 @@ def _wait_listening(proc: subprocess.Popen[str], port: int, workers: int) -> Non
         time.sleep(0.2)
 
 
-def _run(port: int, workers: int) -> list[str]:
-    code = (
-        "import sys; from mediarec.serve.workers import run; "
-        "run('tests.serve._pid_app:app', '127.0.0.1', int(sys.argv[1]), int(sys.argv[2]), "
-        "log_level='warning')"
-    )
+def _run(port: int, workers: int, http: str = "uvicorn") -> list[str]:
+    if http == "granian":  # `serve --http granian` (serve/granian_run.py): granian's own workers
+        pytest.importorskip(
+            "granian", reason="granian ships with the serve extra: pip install 'mediarec[serve]'"
+        )
+        code = (
+            "import sys; from mediarec.serve.granian_run import run; "
+            "run('tests.serve._pid_app:factory', '127.0.0.1', int(sys.argv[1]), int(sys.argv[2]))"
+        )
+    else:
+        code = (
+            "import sys; from mediarec.serve.workers import run; "
+            "run('tests.serve._pid_app:app', '127.0.0.1', int(sys.argv[1]), int(sys.argv[2]), "
+            "log_level='warning')"
+        )
     return [sys.executable, "-c", code, str(port), str(workers)]
 
 
-def test_a_burst_of_connections_reaches_every_worker() -> None:
+@pytest.mark.parametrize("http", ["uvicorn", "granian"])
+def test_a_burst_of_connections_reaches_every_worker(http: str) -> None:
     port = free_port()
-    proc = _start(_run(port, 2))
+    proc = _start(_run(port, 2, http))
     try:
         _wait_listening(proc, port, 2)
         pids = _pids_of_burst(port, 24)
@@ -86,7 +96,7 @@ def test_a_burst_of_connections_reaches_every_worker() -> None:
         assert {str(p) for p in pids} <= set(children)
     finally:
         proc.terminate()
-        proc.wait(30)
+        assert proc.wait(40) == 0
     # SIGTERM reached the workers: nothing listens any more.
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mediarec.datasets.base import Row
+from mediarec.datasets.event_chunk import EventChunk, pack_rows
 from mediarec.datasets.reader_process import rows_in_child
 from mediarec.records import BadRow, EventRecord, ItemRecord
 from mediarec.store import Store
@@ -49,7 +50,7 @@ class ImportReport:
 
 def load_rows(
     store: Store,
-    rows: Iterable[Row | BadRow],
+    rows: Iterable[Row | BadRow | EventChunk],
     source: str,
     fmt: str,
     batch_size: int = 5000,
@@ -58,13 +59,15 @@ def load_rows(
     reader_process: bool = False,
 ) -> ImportReport:
     """Store ``rows`` (items first, then events) in batches; ``reader_process`` reads and checks
-    them in a forked child process (:mod:`mediarec.datasets.reader_process`), for big imports."""
+    them in a forked child process (:mod:`mediarec.datasets.reader_process`), for big imports,
+    which sends runs of events as columns (:class:`EventChunk`). Events go to the store as columns
+    either way (``Store.add_event_columns``): no object per row is rebuilt on this side."""
     if reader_process:
-        rows = rows_in_child(rows)
+        rows = rows_in_child(rows, pack=pack_rows)
     run_id = store.start_import(source, fmt)
     report = ImportReport(run_id=run_id, source=source, format=fmt)
     items: list[ItemRecord] = []
-    events: list[Row] = []
+    events = EventChunk()
     bad: list[BadRow] = []
     writes = _Writes(store, WRITERS_POSTGRESQL if store.dialect.postgresql else 1)
     counted = threading.Lock()
@@ -76,14 +79,20 @@ def load_rows(
         with counted:
             report.items_new += new
 
-    def write_events(batch: list[Row], create_items: bool) -> None:
-        records = [r.record for r in batch]
-        assert all(isinstance(r, EventRecord) for r in records)
-        inserted, rejected = store.add_events(records, create_missing_items=create_items)  # type: ignore[arg-type]
+    def write_events(batch: EventChunk, create_items: bool) -> None:
+        inserted, rejected = store.add_event_columns(
+            batch.users,
+            batch.items,
+            batch.types,
+            batch.values,
+            batch.times,
+            batch.comments,
+            create_missing_items=create_items,
+        )
         with counted:
             report.events_new += inserted
         write_bad(
-            [BadRow(batch[p].source, batch[p].line, why, _describe(batch[p].record)) for p, why in rejected]
+            [BadRow(batch.sources[p], batch.lines[p], why, _describe(batch.record(p))) for p, why in rejected]
         )
 
     def write_bad(batch: list[BadRow]) -> None:
@@ -98,13 +107,12 @@ def load_rows(
             items.clear()
 
     def flush_events() -> None:
-        if events:
+        if len(events):
             # A source without listings names its items only through events (as collect() treats
             # it); items come first, so items_read is final by now.
             writes.submit(
-                "events", write_events, events.copy(), create_missing_items or report.items_read == 0
+                "events", write_events, events.take(), create_missing_items or report.items_read == 0
             )
-            events.clear()
         flush_bad()
         if progress:
             # On this thread, so a progress bar is drawn by its owner; the counts read so far are
@@ -119,6 +127,18 @@ def load_rows(
     status = "failed"
     try:
         for row in rows:
+            if isinstance(row, EventChunk):
+                # Events are checked against stored items, so every pending item goes first.
+                flush_items()
+                report.events_read += len(row)
+                start = 0
+                while start < len(row):
+                    stop = min(len(row), start + batch_size - len(events))
+                    events.extend(row, start, stop)
+                    start = stop
+                    if len(events) >= batch_size:
+                        flush_events()
+                continue
             if isinstance(row, BadRow):
                 bad.append(row)
                 continue

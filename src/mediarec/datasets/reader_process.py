@@ -13,9 +13,10 @@ process; where fork is unavailable (Windows, macOS's default) the rows are read 
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import pickle
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -30,18 +31,39 @@ def fork_available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def rows_in_child(rows: Iterable[T], chunk: int = CHUNK_ROWS) -> Iterator[T]:
+def rows_in_child(
+    rows: Iterable[T], chunk: int = CHUNK_ROWS, pack: Callable[[Sequence[T]], list[Any]] | None = None
+) -> Iterator[Any]:
     """``rows``, iterated in a forked child process and yielded here in the same order.
+
+    With ``pack``, each chunk of rows is sent (and yielded here) as ``pack(chunk)``: a cheaper form
+    to pickle, such as :func:`mediarec.datasets.event_chunk.pack_rows`' columns; read in place
+    (no fork), the rows are packed the same way, so the consumer sees one form either way.
 
     The child must not touch what the parent holds open (store connections, model handles): it
     only iterates ``rows`` and writes to its pipe, then leaves without running exit handlers
     (multiprocessing's fork children end with ``os._exit``)."""
     if not fork_available():
-        yield from rows
+        if pack is None:
+            yield from rows
+            return
+        buf: list[T] = []
+        try:
+            for row in rows:
+                buf.append(row)
+                if len(buf) >= chunk:
+                    yield from pack(buf)
+                    buf = []
+        except Exception:  # the rows read before an importer's error come first, as from the child
+            yield from pack(buf)
+            raise
+        yield from pack(buf)
         return
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_produce, args=(rows, send, chunk), name="mediarec-import-reader", daemon=True)
+    child = ctx.Process(
+        target=_produce, args=(rows, send, chunk, pack), name="mediarec-import-reader", daemon=True
+    )
     child.start()
     send.close()  # the child's end: EOF here once the child is gone
     try:
@@ -68,20 +90,26 @@ def rows_in_child(rows: Iterable[T], chunk: int = CHUNK_ROWS) -> Iterator[T]:
         receive.close()
 
 
-def _produce(rows: Iterable[Any], send: Any, chunk: int) -> None:
+def _produce(
+    rows: Iterable[Any], send: Any, chunk: int, pack: Callable[[list[Any]], list[Any]] | None
+) -> None:
+    # The parent's objects, inherited at the fork, are never freed here: kept out of this
+    # process's collections, which would otherwise walk (and copy, page by page) all of them.
+    gc.freeze()
+    wrap = pack or (lambda buf: buf)
     buf: list[Any] = []
     try:
         for row in rows:
             buf.append(row)
             if len(buf) >= chunk:
-                send.send((_ROWS, buf))
+                send.send((_ROWS, wrap(buf)))
                 buf = []
         if buf:
-            send.send((_ROWS, buf))
+            send.send((_ROWS, wrap(buf)))
         send.send((_END, None))
     except BaseException as exc:  # handed to the parent, which raises it at this row
         if buf:
-            send.send((_ROWS, buf))
+            send.send((_ROWS, wrap(buf)))
         send.send((_ERROR, _portable(exc)))
     finally:
         send.close()

@@ -19,6 +19,9 @@ catalogue item-kNN beat EASE, the hybrid's default core). Operators will not han
   tuning for warm accuracy cannot silently cost new items their reach.
 * Deterministic for a seed as long as the budget is not hit; when it is, the trials not run are
   listed and the result says so (a faster machine may then choose differently).
+
+This module runs the search; what it draws from is in :mod:`mediarec.eval.tune_space`, and how a
+configuration is fitted and scored on a validation carve in :mod:`mediarec.eval.tune_validation`.
 """
 
 from __future__ import annotations
@@ -26,25 +29,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from mediarec.datasets.base import Dataset
-from mediarec.eval.metrics import ndcg_at_k, recall_at_k
-from mediarec.eval.splits import make_split
-from mediarec.interactions import Interactions
-from mediarec.recommenders import create
-from mediarec.recommenders.hybrid import (
-    AUTO_EASE_MAX_ITEMS,
-    HybridParams,
-    HybridRecommender,
-    core_key,
-)
+from mediarec.eval.tune_space import COLD_GRID, anchors, search_space
+from mediarec.eval.tune_validation import Trial, Validation, training_side
+from mediarec.recommenders.hybrid import AUTO_EASE_MAX_ITEMS, HybridParams, core_key
 from mediarec.recommenders.tuned import TUNED_FILE, TunedConfig, load_tuned, save_tuned
 
 REPORT_DIR = "tune"  # in the home: tune.md, tune.json, tune.svg
@@ -93,20 +87,6 @@ class TuneOptions:
 
 
 @dataclass
-class Trial:
-    number: int
-    model: str  # registry name
-    params: dict[str, Any]
-    rung: int
-    users: int  # validation users scored
-    recall: float
-    ndcg: float
-    seconds: float
-    cold_recall: float | None = None
-    note: str = ""
-
-
-@dataclass
 class TuneResult:
     dataset: str
     outer_split: str  # the split whose test side was dropped ("" = all events are training)
@@ -132,107 +112,6 @@ class TuneResult:
         return dataclasses.asdict(self)
 
 
-# DLAE's dropout rates: p/(1-p) = 0.5, 1, 2 times each item's popularity added to its penalty.
-DROPOUTS = (0.33, 0.5, 0.67)
-
-
-def search_space(with_features: bool) -> list[tuple[str, dict[str, Any]]]:
-    """Every configuration the tuner may draw: hybrids on each CF core with the content knobs
-    when items have features (the hybrid is the only kind that ranks cold items), else the plain
-    CF models with their main knobs."""
-    cores: list[dict[str, Any]] = (
-        [{"core": "ease", "l2": v} for v in (30.0, 100.0, 300.0, 1000.0, 3000.0)]
-        + [{"core": "dlae", "dropout": d, "l2": v} for d in DROPOUTS for v in (100.0, 300.0, 1000.0)]
-        + [{"core": "itemknn", "knn_neighbours": v} for v in (20, 50, 100, 200)]
-        + [{"core": "itemknn-bm25", "knn_neighbours": v} for v in (50, 100, 200, 400)]
-        + [{"core": "als", "factors": f, "regularization": r} for f in (64, 128) for r in (0.05, 1.0)]
-    )
-    if not with_features:
-        plain: list[tuple[str, dict[str, Any]]] = []
-        for c in cores:
-            opts = {k: v for k, v in c.items() if k != "core"}
-            if c["core"] in ("ease", "dlae", "als"):
-                plain.append((c["core"], opts))
-            else:
-                plain.append((c["core"], {"neighbours": opts["knn_neighbours"]}))
-        return plain
-    # Small two-core ensembles: the second core's weight is searched like any knob (its scores are
-    # scaled to the first core's spread, see HybridParams.core2).
-    pairs: list[dict[str, Any]] = [
-        {"core": "ease", "l2": l2, "core2": c2, **knob}
-        for l2 in (100.0, 300.0, 1000.0)
-        for c2, knob in (
-            ("itemknn", {"knn_neighbours": 50}),
-            ("itemknn", {"knn_neighbours": 200}),
-            ("itemknn-bm25", {"knn_neighbours": 100}),
-            ("itemknn-bm25", {"knn_neighbours": 400}),
-            ("als", {}),
-        )
-    ]
-    pairs += [
-        {"core": "dlae", "dropout": 0.5, "l2": l2, "core2": c2, **knob}
-        for l2 in (300.0, 1000.0)
-        for c2, knob in (
-            ("itemknn", {"knn_neighbours": 200}),
-            ("itemknn-bm25", {"knn_neighbours": 400}),
-            ("als", {}),
-        )
-    ]
-    # DLAE with GF-CF's graph filter (Shen et al. 2021): its low-pass part is a smooth, low-rank
-    # signal the item-item regression misses (+2-3% validation Recall@20 over DLAE alone on two
-    # carves of ml-100k and of ml-1m-llm, docs/benchmarks.md; the best dims differed, 32 and 128).
-    pairs += [
-        {"core": "dlae", "dropout": 0.5, "l2": l2, "core2": "gfcf", "gf_dims": d, "gf_ideal_weight": 1.0}
-        for l2 in (300.0, 1000.0)
-        for d in (32, 64, 128)
-    ]
-    pairs += [{"core": "itemknn-bm25", "knn_neighbours": k, "core2": "als"} for k in (100, 200)]
-    ensembles = [{**c, "core2_weight": w} for c in pairs for w in (0.25, 0.5, 1.0)]
-    # Content weights span decades: the CF scores of the cores live on different scales
-    # (EASE ~1, summed cosines ~10, BM25 ~100s), so one grid has to cover them all.
-    content = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)
-    shrinkage = (0.0, 2.0, 10.0)
-    return [
-        ("hybrid", {**c, "content_weight": w, "shrinkage": s})
-        for c in cores + ensembles
-        for w in content
-        for s in shrinkage
-    ]
-
-
-def anchors(with_features: bool) -> list[tuple[str, dict[str, Any]]]:
-    """Configurations every search scores besides its seeded draw: each single CF model mediarec
-    ships, at its registry defaults, as a hybrid without the content term (on warm items it scores
-    exactly as that model does; cold items still borrow), and the screened DLAE + GF-CF ensemble.
-    The draw covers 81 of ~2,000 configurations: on ml-100k it missed plain DLAE, which then beat
-    the tuned hybrid on the test fold as it did on validation. With them, every shipped baseline's
-    own configuration is scored (and kept if it leads); successive halving may still drop one on its
-    first, small rung. The plain search (no features) draws its whole space."""
-    if not with_features:
-        return []
-    plain = {"content_weight": 0.0, "shrinkage": 0.0}
-    return [
-        ("hybrid", {"core": "ease", "l2": 1000.0, **plain}),
-        ("hybrid", {"core": "dlae", "dropout": 0.5, "l2": 300.0, **plain}),
-        ("hybrid", {"core": "itemknn", "knn_neighbours": 20, **plain}),
-        ("hybrid", {"core": "itemknn-bm25", "knn_neighbours": 100, **plain}),
-        ("hybrid", {"core": "als", "factors": 64, "regularization": 0.05, **plain}),
-        (
-            "hybrid",
-            {
-                "core": "dlae",
-                "dropout": 0.5,
-                "l2": 300.0,
-                "core2": "gfcf",
-                "gf_dims": 64,
-                "gf_ideal_weight": 1.0,
-                "core2_weight": 0.5,
-                **plain,
-            },
-        ),
-    ]
-
-
 def tune(
     dataset: Dataset,
     item_features: np.ndarray | None,
@@ -251,11 +130,11 @@ def tune(
     opts = options or TuneOptions()
     say = progress or (lambda _d, _t, _m: None)
     started = time.perf_counter()
-    train_side = _training_side(dataset, outer_split, opts.seed, opts.outer_cold)
+    train_side = training_side(dataset, outer_split, opts.seed, opts.outer_cold)
     warm_split = "temporal" if outer_split == "temporal" else "random"
     if len(train_side.events) == 0:
         raise ValueError(f"{dataset.name} has no training events to tune on; import some first")
-    warm = _Validation.carve(train_side, warm_split, opts.seed, opts.validation_fraction, item_features)
+    warm = Validation.carve(train_side, warm_split, opts.seed, opts.validation_fraction, item_features)
     if not len(warm.users):
         raise ValueError(
             f"{dataset.name}: no user has enough events to hold some out for validation (two items at least)"
@@ -283,7 +162,7 @@ def tune(
     alive = list(range(len(configs)))
     user_order = np.random.default_rng(opts.seed + 1).permutation(warm.users)
 
-    def run(v: _Validation, config: tuple[str, dict[str, Any]], users: np.ndarray, number: int) -> Trial:
+    def run(v: Validation, config: tuple[str, dict[str, Any]], users: np.ndarray, number: int) -> Trial:
         name, own = config
         trial = v.score(number, name, {**base.get(name, {}), **own}, users, opts.k)
         trial.params = dict(own)  # the report and the saved config hold the searched options only
@@ -330,8 +209,8 @@ def tune(
             # re-scored default won, and lost on the test fold).
             finalists.insert(0, default_trial)
 
-    def carve(seed: int) -> _Validation:
-        v = _Validation.carve(train_side, warm_split, seed, opts.validation_fraction, item_features)
+    def carve(seed: int) -> Validation:
+        v = Validation.carve(train_side, warm_split, seed, opts.validation_fraction, item_features)
         v.cache_bytes = opts.core_cache_mb << 20
         return v
 
@@ -342,7 +221,7 @@ def tune(
     cold_default: float | None = None
     if with_features and opts.cold_fraction > 0:
         say(len(trials), planned, "cold check")
-        cold = _Validation.carve(train_side, "cold-items", opts.seed, opts.cold_fraction, item_features)
+        cold = Validation.carve(train_side, "cold-items", opts.seed, opts.cold_fraction, item_features)
         cold.cache_bytes = opts.core_cache_mb << 20
         cold_default = run(cold, default, cold.users, -1).recall
         default_trial.cold_recall = cold_default
@@ -389,10 +268,10 @@ def tune(
 def _confirm(
     finalists: list[Trial],
     default_trial: Trial,
-    carve: Callable[[int], _Validation],
+    carve: Callable[[int], Validation],
     opts: TuneOptions,
     started: float,
-    run: Callable[[_Validation, tuple[str, dict[str, Any]], np.ndarray, int], Trial],
+    run: Callable[[Validation, tuple[str, dict[str, Any]], np.ndarray, int], Trial],
     trials: list[Trial],
     rung: int,
 ) -> tuple[list[Trial], dict[int, float]]:
@@ -423,23 +302,13 @@ def _confirm(
     return ranked, means
 
 
-# Cold knobs, searched coordinate-wise on the cold validation split for a finalist whose
-# shrinkage is 0: then every item with training users keeps its own CF representation and content
-# weight, so these knobs move only items without events and cannot change its warm score.
-COLD_GRID: list[tuple[str, tuple[Any, ...]]] = [
-    ("neighbours", (50, 100, 200, 400)),
-    ("temperature", (0.05, 0.1, 0.2)),
-    ("cold_content_weight", (0.0, 0.1, 0.3, 1.0)),
-]
-
-
 def _tune_cold(
-    cold: _Validation,
+    cold: Validation,
     trial: Trial,
     base: dict[str, Any],
     opts: TuneOptions,
     started: float,
-    run: Callable[[_Validation, tuple[str, dict[str, Any]], np.ndarray, int], Trial],
+    run: Callable[[Validation, tuple[str, dict[str, Any]], np.ndarray, int], Trial],
 ) -> tuple[dict[str, Any], float]:
     """(the finalist's options with the best cold knobs, its cold validation recall)."""
     params = dict(trial.params)
@@ -458,115 +327,6 @@ def _tune_cold(
             if score > best:
                 params, best = candidate, score
     return params, best
-
-
-# -- validation -------------------------------------------------------------------------------
-
-
-@dataclass
-class _Validation:
-    """One carved validation split: its training matrix, held-out positives, and a core cache."""
-
-    train: Interactions
-    heldout: sp.csr_matrix
-    users: np.ndarray
-    candidates: np.ndarray | None
-    features: np.ndarray | None
-    description: str
-    cache: OrderedDict[tuple[object, ...], object] = field(default_factory=OrderedDict)
-    cache_bytes: int = 3072 << 20
-
-    @classmethod
-    def carve(
-        cls, ds: Dataset, split: str, seed: int, fraction: float, features: np.ndarray | None
-    ) -> _Validation:
-        s = make_split(ds, split, seed=seed, test_fraction=fraction)
-        train = ds.interactions(events=s.train)
-        warm_test = s.test.subset(np.isin(s.test.users, train.user_ids))
-        held = ds.interactions(events=warm_test, user_ids=train.user_ids).binary()
-        held = (held - held.multiply(train.binary())).tocsr()
-        held.eliminate_zeros()
-        candidates = None
-        if s.candidates is not None:
-            index = train.item_index()
-            candidates = np.sort(np.array([index[str(i)] for i in s.candidates], dtype=np.int64))
-        users = np.flatnonzero(np.diff(held.indptr) > 0)
-        return cls(train, held, users, candidates, features, s.description)
-
-    def score(self, number: int, name: str, params: dict[str, Any], users: np.ndarray, k: int) -> Trial:
-        started = time.perf_counter()
-        model = create(name, **params)
-        if isinstance(model, HybridRecommender):
-            model.core_cache = _BoundedCache(self.cache, self.cache_bytes)
-            # Blending at scoring time costs (kernel entries × users scored) per trial against
-            # (kernel entries × items) once per core: the cheaper while the rung scores fewer
-            # users than the catalogue has items (every rung at 9,742 items).
-            model.borrow_at_score = 2 * len(users) < self.train.n_items
-        model.fit(self.train, item_features=self.features)
-        top = np.full((len(users), k), -1, dtype=np.int64)
-        for start in range(0, len(users), 1024):
-            ids, _ = model.recommend(users[start : start + 1024], n=k, candidates=self.candidates)
-            top[start : start + len(ids), : ids.shape[1]] = ids
-        held = self.heldout[users]
-        return Trial(
-            number=number,
-            model=name,
-            params=params,
-            rung=0,
-            users=len(users),
-            recall=recall_at_k(top, held),
-            ndcg=ndcg_at_k(top, held),
-            seconds=time.perf_counter() - started,
-        )
-
-
-class _BoundedCache(dict[tuple[object, ...], object]):
-    """The hybrid's core cache seen through a least-recently-used bound on bytes (dense cores are
-    items² floats; a bound on entries either wasted memory on small catalogues or, at 9,742
-    items, evicted an ensemble's first core while its second was being fitted)."""
-
-    def __init__(self, store: OrderedDict[tuple[object, ...], object], max_bytes: int) -> None:
-        super().__init__()
-        self._store, self._max = store, max_bytes
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._store
-
-    def __getitem__(self, key: tuple[object, ...]) -> object:
-        self._store.move_to_end(key)
-        return self._store[key]
-
-    def __setitem__(self, key: tuple[object, ...], value: object) -> None:
-        self._store[key] = value
-        # The newest entry stays even alone over the bound: the trial that made it uses it.
-        while len(self._store) > 1 and sum(_nbytes(v) for v in self._store.values()) > self._max:
-            self._store.popitem(last=False)
-
-
-def _nbytes(value: object) -> int:
-    if isinstance(value, np.ndarray):
-        return value.nbytes
-    if isinstance(value, sp.spmatrix | sp.sparray):
-        return sum(getattr(value, a).nbytes for a in ("data", "indices", "indptr") if hasattr(value, a))
-    if isinstance(value, tuple | list):
-        return sum(_nbytes(v) for v in value)
-    return 0
-
-
-def _training_side(dataset: Dataset, outer_split: str, seed: int, outer_cold: float = 0.0) -> Dataset:
-    """The dataset restricted to the training events of ``outer_split`` (all events for ""), less
-    every event of the items ``evaluate --cold outer_cold`` will hold out. Folds are cleared, so
-    inner splits treat it as unsplit data."""
-    events = dataset.events
-    if outer_split:
-        events = make_split(dataset, outer_split, seed=seed).train
-    if outer_cold > 0:
-        held_out = make_split(dataset, "cold-items", seed=seed, test_fraction=outer_cold).candidates
-        assert held_out is not None  # a cold-item split always names its held-out items
-        events = events.subset(~np.isin(events.items, held_out))
-    events = dataclasses.replace(events, folds=np.full(len(events), "", dtype=str))
-    name = f"{dataset.name} [training side of {outer_split}]" if outer_split else dataset.name
-    return Dataset(name=name, items=dataset.items, events=events)
 
 
 def _rung_sizes(n_users: int, opts: TuneOptions) -> list[int]:

@@ -16,7 +16,8 @@ period:
   the best-matching share first, the next share in the next period, until the minimum match or
   enough viewers ends it.
 
-The ranking is computed in one batch from the catalogue snapshot and all users' events and kept
+The ranking is computed in one batch from the catalogue snapshot and the users' events (above
+``SAMPLE_USERS`` users, a uniform sample of users and only their events: rank/user_sample.py) and kept
 as two cosine bounds per item (the band of period ``k``). A request compares its user's *live*
 taste vector against that band, so any process holding the same snapshot decides alike without a
 shared counter, and a user whose events arrived after the batch is judged by their current taste.
@@ -40,13 +41,14 @@ from mediarec.interactions import InteractionWeights
 from mediarec.rank import prefetch
 from mediarec.rank.catalog import BACKGROUND_RELOAD_ITEMS, Catalog, release_freed_memory
 from mediarec.rank.history import UserHistory
+from mediarec.rank.user_sample import sample_users
 
 if TYPE_CHECKING:
     from mediarec.store import Store
 
 DAY = 86400.0
-# The batch reads every event; it is redone at most this often when events arrive (a minute of lag
-# only shifts which users sit at the edge of a band).
+# The batch of tastes is redone at most this often when events arrive (a minute of lag only shifts
+# which users sit at the edge of a band).
 REFRESH_SECONDS = 60.0
 
 
@@ -167,12 +169,14 @@ def all_tastes(
 
 @dataclass(frozen=True, eq=False)
 class TasteSample:
-    """The taste vectors the band edges are computed from: the seeded sample of :data:`SAMPLE_USERS`
-    users above that many users (rows in user order), everyone's below, and how many users there
-    are (``len``). The bands read no other row, and every user's row was 1.5 GB at a million users."""
+    """The taste vectors the band edges are computed from: a sample of :data:`SAMPLE_USERS` users
+    above that many stored users (rows in internal id order, ``ids``), everyone with an event below
+    (rows in user order, ``ids`` None), and how many users there are (``len``). The bands read no
+    other row, and every user's row was 1.5 GB at a million users."""
 
     users: int
     rows: np.ndarray
+    ids: np.ndarray | None = None  # int64 internal user id per row of a sample
 
     def __len__(self) -> int:
         return self.users
@@ -199,6 +203,12 @@ def _tastes(
     content: np.ndarray | CentredRows,
     sampled: bool,
 ) -> TasteSample:
+    if sampled:
+        population, last_id = store.user_population()
+        if population > SAMPLE_USERS:
+            ids = sample_users(store, last_id, SAMPLE_USERS)
+            return TasteSample(population, _taste_rows(store, catalog, weights, content, ids), ids)
+    # Everyone's (few users, or all_tastes): every event, read at once.
     ev = store.event_columns()
     if not len(ev.users):
         return TasteSample(0, np.zeros((0, content.shape[1]), dtype=np.float32))
@@ -208,24 +218,49 @@ def _tastes(
     del ev  # the id columns: ~1.4 GB of strings at 21 M events, not needed past here
     keep = (pos >= 0) & (w > 0)
     keep[keep] &= catalog.has_content[pos[keep]]
-    rows = _sample_rows(len(users)) if sampled else None
-    if rows is not None:  # the sample's events only; a row keeps its events in their order
-        chosen = np.zeros(len(users), dtype=bool)
-        chosen[rows] = True
-        keep &= chosen[user_row]
-        user_row = np.searchsorted(rows, user_row)
-    n_rows = len(users) if rows is None else len(rows)
-    if isinstance(content, CentredRows):
-        # Only the items these events name, in position order (the same sums, term by term).
-        cols, col = np.unique(pos[keep], return_inverse=True)
-        matrix = sp.csr_matrix((w[keep], (user_row[keep], col)), shape=(n_rows, len(cols)))
-        tastes = np.asarray(matrix @ content[cols], dtype=np.float32)
-    else:
-        matrix = sp.csr_matrix((w[keep], (user_row[keep], pos[keep])), shape=(n_rows, len(catalog)))
-        tastes = np.asarray(matrix @ content, dtype=np.float32)
+    return TasteSample(len(users), _unit_tastes(user_row[keep], pos[keep], w[keep], len(users), content))
+
+
+def _unit_tastes(
+    row: np.ndarray, pos: np.ndarray, w: np.ndarray, n_rows: int, content: np.ndarray | CentredRows
+) -> np.ndarray:
+    """Unit taste rows from (row, catalogue position, weight) triples of positive events on items
+    with content, a row's events in their stored order. Only the items named are gathered, in
+    position order: each row's sum is the same, term by term, whichever other rows share the batch."""
+    cols, col = np.unique(pos, return_inverse=True)
+    matrix = sp.csr_matrix((w, (row, col)), shape=(n_rows, len(cols)))
+    tastes = np.asarray(matrix @ content[cols], dtype=np.float32)
     norms = np.linalg.norm(tastes, axis=1)
     tastes[norms > 0] /= norms[norms > 0, None]
-    return TasteSample(len(users), tastes)
+    return tastes
+
+
+# Sampled users whose events are read per query and turned into taste rows at once: each batch holds
+# the GIL for a few milliseconds of row conversion (a read of every event held it for up to 1.4 s
+# at a time at 2.1 M events, stalling every request of the process: docs/benchmarks.md).
+USERS_PER_READ = 256
+
+
+def _taste_rows(
+    store: Store,
+    catalog: Catalog,
+    weights: InteractionWeights,
+    content: np.ndarray | CentredRows,
+    ids: np.ndarray,
+) -> np.ndarray:
+    """The unit taste rows of the users with internal ids ``ids`` (sorted), from their events only."""
+    out = np.zeros((len(ids), content.shape[1]), dtype=np.float32)
+    for start in range(0, len(ids), USERS_PER_READ):
+        chunk = ids[start : start + USERS_PER_READ]
+        ev = store.events_of_users(chunk.tolist())
+        pos = catalog.positions_of(ev.items)
+        w = weights.weigh(ev.types, ev.values)
+        keep = (pos >= 0) & (w > 0)
+        keep[keep] &= catalog.has_content[pos[keep]]
+        if keep.any():
+            row = np.searchsorted(chunk, ev.users[keep])
+            out[start : start + len(chunk)] = _unit_tastes(row, pos[keep], w[keep], len(chunk), content)
+    return out
 
 
 def _positions(catalog: Catalog, item_ids: np.ndarray) -> np.ndarray:
@@ -356,8 +391,9 @@ def eligible(
 
 class AudienceCache:
     """The batch of taste vectors, recomputed when the catalogue changes, or at most every
-    :data:`REFRESH_SECONDS` when events arrived. That refresh reads every event (minutes at tens of
-    millions), so it runs on a background thread while requests keep the previous batch."""
+    :data:`REFRESH_SECONDS` when events arrived or a user was deleted (:meth:`forget`). A refresh
+    reads the sampled users' events (every event below :data:`SAMPLE_USERS` users); it runs on a
+    background thread while requests keep the previous batch."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -365,16 +401,30 @@ class AudienceCache:
         self._value: tuple[TasteSample, CentredRows] | None = None
         self._at = 0.0
         self._refreshing = False
+        self._forgotten = 0  # forget() calls: a refresh that began before one is not the last
+
+    def forget(self) -> None:
+        """A user was deleted: the batch holds their taste (a sampled row, or one of everyone's)
+        until the next refresh, which the next request now starts whether or not events arrived."""
+        with self._lock:
+            self._forgotten += 1
+            if self._key is not None:
+                self._key, self._at = (self._key[0], -1), -REFRESH_SECONDS
 
     def _refresh(
         self, store: Store, catalog: Catalog, weights: InteractionWeights, content: CentredRows, newest: int
     ) -> None:
         try:
+            with self._lock:
+                forgotten = self._forgotten
             value = (sampled_tastes(store, catalog, weights, content), content)
-            prefetch.rewarm()  # the batch read every event: mapped index pages may have been dropped
+            if value[0].ids is None:
+                prefetch.rewarm()  # every event was read: mapped index pages may have been dropped
             with self._lock:
                 if self._key is not None and self._key[0] == id(catalog):  # not replaced meanwhile
                     self._value, self._key, self._at = value, (id(catalog), newest), time.monotonic()
+                    if forgotten != self._forgotten:  # a deletion while it read: refresh again
+                        self._key, self._at = (id(catalog), -1), -REFRESH_SECONDS
         finally:
             with self._lock:
                 self._refreshing = False
@@ -413,10 +463,11 @@ class AudienceCache:
                 content = CentredRows(catalog)
             self._value = (sampled_tastes(store, catalog, weights, content), content)
             if len(catalog) > BACKGROUND_RELOAD_ITEMS:
-                # The events read for it (~9 GB of rows at 21 M events) back to the system, once per
-                # snapshot: a refresh reuses what glibc keeps, so that does not grow.
+                # What was read for it back to the system, once per snapshot (every event was ~9 GB
+                # of rows at 21 M events; a sample's are far fewer): a refresh reuses what glibc keeps.
                 release_freed_memory()
-            prefetch.rewarm()  # the batch read every event: mapped index pages may have been dropped
+            if self._value[0].ids is None:
+                prefetch.rewarm()  # every event was read: mapped index pages may have been dropped
             self._key, self._at = (id(catalog), newest), time.monotonic()
             return self._value
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from mediarec.rank.slices import gather_slices
+
 # The packed rows are made only when they fit in this (ML-1M: 3,706 items x 6,040 users = 2.8 MB).
 MAX_BYTES = 64 << 20
 # Rows unpacked at once while building (bounds the dense temporary to about this many bytes).
@@ -39,9 +41,8 @@ def gathered(seen: sp.csc_matrix, hist: np.ndarray, ranked: np.ndarray, own: int
     model positions; ``own``: the user's row, not counted), by a mask over users."""
     indptr, indices = seen.indptr, seen.indices
     starts, lengths = indptr[hist], indptr[hist + 1] - indptr[hist]
-    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
     peers = np.zeros(seen.shape[0], dtype=bool)
-    peers[indices[offsets + np.arange(int(lengths.sum()))]] = True
+    peers[gather_slices(indices, starts, lengths)] = True
     if own is not None:
         peers[own] = False
     return np.asarray(

@@ -34,6 +34,7 @@ import numpy as np
 from mediarec.rank.catalog import Catalog, ItemTag
 from mediarec.rank.history import UserHistory
 from mediarec.rank.records import Reason
+from mediarec.rank.slices import gather_slices
 from mediarec.users.interests import normalise_tag
 
 _INTEREST_SOURCES = 3  # user items named as where an interest came from
@@ -110,8 +111,7 @@ def user_interests(
     if not counts.sum():
         return Interests({}, recent)
     # Every item's slice of tag_index, gathered at once (a slice per item was a Python loop).
-    offsets = np.repeat(starts - np.cumsum(counts) + counts, counts)
-    tag_ids = catalog.tag_index[offsets + np.arange(int(counts.sum()))]
+    tag_ids = gather_slices(catalog.tag_index, starts, counts)
     w = np.repeat(weights.astype(np.float64), counts)
     summed = np.bincount(tag_ids, weights=w, minlength=len(catalog.tag_names))
     # Weighted by rarity: a tag every item carries says nothing about this user.

@@ -37,6 +37,12 @@ EXPANSION_SEARCH = 128
 OVERFETCH = 2
 # One index build at a time per process: each takes seconds to minutes and every core.
 BUILD_LOCK = threading.Lock()
+# A request's batch of seed queries is searched on the calling thread, whatever ``threads`` builds
+# with. Spread over every core (usearch ``threads=0``) a search needs a second core as well: at 1 M
+# items on a busy 2-core box the slowest requests spent 80-88 ms in it with 8-13 ms of their own CPU,
+# waiting for the worker thread; on a quiet box the split saved ~2.5 ms of a 10 ms search
+# (docs/benchmarks.md, "The tail at full size, session 6"). The tail matters more than those 2.5 ms.
+SEARCH_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ class VectorIndex:
         self.vectors = vectors
         self.present = np.asarray(present, dtype=bool)
         self.keys = np.flatnonzero(self.present).astype(np.int64)
-        self.threads = threads
+        self.threads = threads  # for building; searches use SEARCH_THREADS
         self._index = None
         if len(self.keys) > exact_max:
             from usearch.index import Index
@@ -133,7 +139,7 @@ class VectorIndex:
             # index, so one may search with another's width (both at least EXPANSION_SEARCH): recall
             # moves slightly, the results stay true neighbours with exact cosines.
             setattr(self._index, "expansion_search", max(EXPANSION_SEARCH, fetch))  # noqa: B010 - typed read-only
-            found = self._index.search(q, fetch, threads=self.threads)
+            found = self._index.search(q, fetch, threads=SEARCH_THREADS)
             keys = np.asarray(found.keys, dtype=np.int64).reshape(len(q), -1)
             # One query gives Matches (valid keys only), several give BatchMatches (padded, counted).
             counts = np.asarray(getattr(found, "counts", [keys.shape[1]])).reshape(-1)

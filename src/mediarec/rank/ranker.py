@@ -7,6 +7,7 @@ folded user vectors); everything per user is read live from the store on each re
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -129,6 +130,12 @@ def _view(ref: ModelRef, catalog: Catalog) -> ModelView:
     return ModelView(ref, fold, model_of_cat, cat_of_model, vectors, sparse_unit, viewers, seen, lazy, bits)
 
 
+def removals(stamped: str | None) -> frozenset[str]:
+    """The tags a user removed from their profile, from the JSON text that
+    :meth:`Store.serving_stamps` returns for them (None: the user never edited their profile)."""
+    return frozenset(json.loads(stamped)) if stamped else frozenset()
+
+
 class Ranker:
     def __init__(self, cache_dir: Path | None = None) -> None:
         self.catalogs = CatalogCache(cache_dir=cache_dir)
@@ -201,7 +208,13 @@ class Ranker:
         creator: str | None = None,
         now: float | None = None,
         steer: Steering | None = None,
+        newest_event_id: int | None = None,
+        removed: frozenset[str] | None = None,
     ) -> RankResult:
+        """``newest_event_id`` and ``removed`` (the tags the user removed from their profile): what
+        the caller has just read from the store (the engine's serving stamps carry both), else read
+        here. Each store read is a round trip to the database's process, which on a busy machine
+        waits for a core; three of a request's five were reads of what the stamps already held."""
         now = time.time() if now is None else now
         catalog = self.catalogs.get(store)
         view = self.view(ref, catalog)
@@ -223,13 +236,13 @@ class Ranker:
         if cf is None and history.empty:
             return self._popular(catalog, view, allowed, n, caps)
         trending = self.trending.get(
-            store, catalog, options.trending_window_days, options.trending_half_life_days
+            store, catalog, options.trending_window_days, options.trending_half_life_days, newest_event_id
         )
         matches: dict[int, float] = {}
         if options.new_item_share < 1.0:
             # New, little-seen items reach only their audience this period (rank/audience.py).
             blocked, matches = self._audience(
-                store, catalog, view, trending.viewers, history, user, weights, options, now
+                store, catalog, view, trending.viewers, history, user, weights, options, now, newest_event_id
             )
             allowed = allowed & ~blocked
         sources, content_vectors, space = self._sources(
@@ -266,9 +279,10 @@ class Ranker:
             return self._popular(catalog, view, allowed, n, caps)
         explored = self._explore(catalog, view, allowed, ranked, values, n, user, options, now)
         anchors = self._cf_anchors(view, history, ranked)
+        removed = removed_tags(store, user) if removed is None else removed
         ctx = ExplainContext(
             catalog=catalog,
-            interests=user_interests(catalog, history, removed_tags(store, user)),
+            interests=user_interests(catalog, history, removed),
             cf_anchors=anchors,
             content_anchors=next((s.anchors for s in sources if s.name == "content"), {}),
             content_vectors=content_vectors,
@@ -419,6 +433,7 @@ class Ranker:
         weights: InteractionWeights,
         o: RankOptions,
         now: float,
+        newest_event_id: int | None = None,
     ) -> tuple[np.ndarray, dict[int, float]]:
         rule = AudienceRule(
             o.new_item_share,
@@ -437,7 +452,7 @@ class Ranker:
         if catalog.content is None:
             found = audiences(np.zeros((0, 0)), catalog, viewers(), rule, now)
             return eligible(found, catalog, history, user, rule, now)
-        tastes, content = self.audience.tastes(store, catalog, weights)
+        tastes, content = self.audience.tastes(store, catalog, weights, newest_event_id)
         # The bands rank every user for every new item: computed for a new snapshot, model view or
         # rule, then refreshed in the background for new tastes, trending figures and the clock
         # (rank/audience.py, BandCache), not once per request.

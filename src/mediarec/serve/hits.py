@@ -103,11 +103,12 @@ class HitPath:
                 request = self._parse(scope)
                 if request is not None:
                     # A hit that needs nothing but memory is answered here, on the event loop
-                    # (MediaRec.peek_entry: SQLite's data_version says nothing was committed since
-                    # the user's stamps were read, no snapshot is due for its check). Anything else
+                    # (MediaRec.peek_entry: the store's version says nothing was committed since
+                    # the user's stamps were read, SQLite's data_version or PostgreSQL's change
+                    # counter and notifications; no snapshot is due for its check). Anything else
                     # goes to the endpoints' thread pool, one hand-off instead of two: a hit may
                     # have to refresh a snapshot first (a new model, catalogue or trending figures)
-                    # and, on PostgreSQL, waits on the network; neither may stall the event loop.
+                    # or read the stamps over the network; neither may stall the event loop.
                     body, hit = self._peek(match.group(1), *request), True
                     if body is None:
                         body, hit = await to_thread.run_sync(self._answer, match.group(1), *request)

@@ -30,6 +30,7 @@ from mediarec.store.backend import (
     pg_error_code,
     safe_url,
 )
+from mediarec.store.changes import BOUND_SECONDS, counter_for
 from mediarec.store.errors import StoreError
 from mediarec.store.events import EventColumns, EventTables, StoredEvent
 from mediarec.store.features import FeatureTables
@@ -90,6 +91,12 @@ class Store(ItemTables, EventTables, UserTables, FeatureTables, ImportLog):
         self.path = Path(self.url.database or "") if self.dialect.sqlite else Path(safe_url(self.url))
         self.batch_size = batch_size
         self.engine = make_engine(self.url)
+        # PostgreSQL: this host's commit counter of the store, bumped after every commit
+        # (store/changes.py), so other processes here see a write before it is acknowledged.
+        self._changes = counter_for(self.url) if self.dialect.postgresql else None
+        # How old a write of another host may be while hits are still answered from memory
+        # (setting serve_change_bound_seconds; 0: the stamps are read on every request).
+        self.change_bound = BOUND_SECONDS
         self._local = threading.local()
         self._all: list[Conn] = []
         # Re-entrant: a release runs from a finalizer whenever a thread's slot is dropped, and must
@@ -164,7 +171,13 @@ class Store(ItemTables, EventTables, UserTables, FeatureTables, ImportLog):
             except DBAPIError:
                 log.debug("rollback failed", exc_info=True)
             raise
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        finally:
+            # Before the caller (and through it any client) hears of the write; also when COMMIT
+            # failed on the way back, as the server may have committed (a needless miss at worst).
+            if self._changes is not None:
+                self._changes.bump()
 
     def write(self, fn: Callable[[Conn], T], attempts: int = 6) -> T:
         """``fn(tx)`` in a transaction; on PostgreSQL run again when it lost a race with another

@@ -18,9 +18,9 @@ def id_map(tx: Conn, table: str, ids: list[str]) -> dict[str, int]:
         # One statement with an array: 500-placeholder IN lists made psycopg parse a new query
         # string per chunk (a quarter of PostgreSQL's import time went to it).
         sql = f"SELECT external_id, id FROM {table} WHERE external_id = ANY(?)"
-        for ext, iid in tx.execute(sql, [ids]):
-            out[ext] = iid
-        return out
+        # The driver's tuples: SQLAlchemy's row objects cost ~2 µs each, and an import reads a few
+        # thousand per batch.
+        return dict(tx.fetch_tuples(sql, [ids]))
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))

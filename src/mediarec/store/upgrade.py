@@ -22,7 +22,7 @@ from mediarec.store.errors import StoreError
 from mediarec.store.migrations import MIGRATIONS, run_legacy
 
 LEGACY_REVISION = "0001_schema7"
-HEAD_REVISION = "0002_indexes"  # keep equal to the newest script in store/alembic/versions
+HEAD_REVISION = "0003_notify"  # keep equal to the newest script in store/alembic/versions
 _SCRIPTS = Path(__file__).parent / "alembic"
 # Any number, the same in every mediarec process: two processes opening a fresh PostgreSQL store at
 # once take turns instead of both creating the tables.
