@@ -3,8 +3,8 @@
 ``POST /interactions`` re-ranks the user's cached lists in the background (``MediaRec.refill``); the
 GET that follows reads the same token (the store's stamps after the commit) and must wait for that
 computation (``ResultCache.compute``), never rank the same list a second time beside it. The ranker
-is wrapped by a counting spy that also slows each ranking down, so the GET surely arrives while the
-refill is still ranking.
+is wrapped by a counting spy that also slows each ranking down, and the GET is sent once the refill
+has started ranking, so it surely arrives while the refill is still at it.
 """
 
 from __future__ import annotations
@@ -60,19 +60,26 @@ def test_the_get_after_a_post_joins_the_refill_instead_of_ranking_again(home: Pa
     first = api.client.get(PATH.format(user))
     assert first.status_code == 200
     item = first.json()["items"][0]["item_id"]
-    spy = SlowCountingRanker(api.engine, delay=0.3)
+    spy = SlowCountingRanker(api.engine, delay=1.0)
     step = clock(time.time())
     posted = api.client.post(
         "/interactions", json={"user": user, "item": item, "type": "view", "value": 1.0}, headers=api.auth
     )
     assert posted.status_code == 200, posted.text
+    # The GET is sent once the refill is ranking: on a busy box the refill's thread may otherwise
+    # start after the GET, which then ranks itself and the refill finds its hit (also one ranking,
+    # but not the join this test is about).
+    deadline = time.monotonic() + 10
+    while not spy.threads and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert spy.threads and spy.threads[0].startswith("mediarec-refill"), spy.threads
     after = api.client.get(PATH.format(user))
     assert after.status_code == 200
     deadline = time.monotonic() + 10
     while api.engine._refill_queued and time.monotonic() < deadline:
         time.sleep(0.01)
     # One ranking for the pair, made by the refill; the GET waited for it (a miss: it was not cached).
-    assert spy.calls == {user: 1} and spy.threads[0].startswith("mediarec-refill")
+    assert spy.calls == {user: 1} and len(spy.threads) == 1
     assert after.headers["x-mediarec-cache"] == "miss"
     fresh = [i["item_id"] for i in after.json()["items"]]
     assert item not in fresh  # ranked after the view: the seen filter dropped it
