@@ -132,28 +132,28 @@ def bare_server(lists: Path, port: int, workers: int = 2) -> Iterator[str]:
         yield base
 
 
+def _granian(factory: str, env: dict[str, str], port: int, workers: int) -> Any:
+    """``factory`` (``module:function`` under bench/) served by the runner that ``mediarec serve
+    --http granian`` uses (serve/granian_run.py: the same options)."""
+    code = (
+        "import sys; from mediarec.serve.granian_run import run; "
+        f"run({factory!r}, '127.0.0.1', int(sys.argv[1]), int(sys.argv[2]))"
+    )
+    env = {**os.environ, **env, "PYTHONPATH": str(HERE)}
+    return process(
+        [sys.executable, "-c", code, str(port), str(workers)], env, f"http://127.0.0.1:{port}/health"
+    )
+
+
 @contextmanager
 def bare_granian(lists: Path, port: int, workers: int = 2) -> Iterator[str]:
     """The bare app under granian, by the same runner as mediarec's: the limit for that server."""
-    env = {**os.environ, "BARE_LISTS": str(lists), "PYTHONPATH": str(HERE)}
-    base = f"http://127.0.0.1:{port}"
-    code = (
-        "import sys; from mediarec.serve.granian_run import run; "
-        "run('_bare_app:factory', '127.0.0.1', int(sys.argv[1]), int(sys.argv[2]))"
-    )
-    with process([sys.executable, "-c", code, str(port), str(workers)], env, f"{base}/health"):
-        yield base
+    with _granian("_bare_app:factory", {"BARE_LISTS": str(lists)}, port, workers):
+        yield f"http://127.0.0.1:{port}"
 
 
 @contextmanager
 def granian_mediarec(home: Path, port: int, workers: int = 2) -> Iterator[str]:
-    """mediarec's app under granian, ``workers`` processes, started by the runner that
-    ``mediarec serve --http granian`` uses (serve/granian_run.py: the same options)."""
-    env = {**os.environ, "MEDIAREC_BENCH_HOME": str(home), "PYTHONPATH": str(HERE)}
-    base = f"http://127.0.0.1:{port}"
-    code = (
-        "import sys; from mediarec.serve.granian_run import run; "
-        "run('_server:app_factory', '127.0.0.1', int(sys.argv[1]), int(sys.argv[2]))"
-    )
-    with process([sys.executable, "-c", code, str(port), str(workers)], env, f"{base}/health"):
-        yield base
+    """mediarec's app under granian, ``workers`` processes."""
+    with _granian("_server:app_factory", {"MEDIAREC_BENCH_HOME": str(home)}, port, workers):
+        yield f"http://127.0.0.1:{port}"
